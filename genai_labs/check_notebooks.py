@@ -1,0 +1,47 @@
+"""Check that lab notebooks are committed without outputs (CI and the pre-commit habit of all labs).
+
+    python -m genai_labs.check_notebooks labs          # report and fail
+    python -m genai_labs.check_notebooks labs --strip  # clear outputs in place
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import nbformat
+
+
+def dirty_cells(path: Path) -> list[int]:
+    """Indices of code cells that carry outputs or an execution count."""
+    notebook = nbformat.read(path, as_version=4)
+    return [i for i, c in enumerate(notebook.cells) if c.cell_type == "code" and (c.get("outputs") or c.get("execution_count"))]
+
+
+def strip_outputs(path: Path) -> None:
+    """Clear outputs and execution counts of every code cell, in place."""
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    nbformat.write(notebook, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", type=Path, nargs="?", default=Path("labs"))
+    parser.add_argument("--strip", action="store_true", help="clear outputs instead of failing")
+    args = parser.parse_args(argv)
+    bad = 0
+    for path in sorted(args.folder.glob("*.ipynb")):
+        if args.strip:
+            strip_outputs(path)
+        elif cells := dirty_cells(path):
+            print(f"{path}: code cells {cells} carry outputs; run `python -m genai_labs.check_notebooks {args.folder} --strip`.")
+            bad += 1
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,175 @@
+"""Loading the labs' models: the seq2seq summarizer (all labs) and the toxicity classifier (Lab 3).
+
+Every call returns a fresh instance, so a lab can hold the original, the fully fine-tuned and the LoRA
+model side by side without one mutating another. Sources are resolved per profile: the tiny world's
+built-in models, a local ``save_pretrained`` folder, or a hub id (pinned revision, safetensors only,
+never ``trust_remote_code``; fails fast offline).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from transformers import (
+    AutoModelForSeq2SeqLM,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
+from transformers.utils import logging as hf_logging
+
+from genai_labs.config import WORLD_MODEL, WORLD_REWARD_MODEL, Profile
+from genai_labs.sources import SourceUnavailableError, is_world_source, local_path, require_hub
+
+
+@dataclass(frozen=True)
+class ResolvedSource:
+    """Where a model will be loaded from: a local folder, or a hub id with its revision."""
+
+    location: str
+    revision: str | None
+    is_local: bool
+
+
+def choose_device(requested: str = "auto") -> torch.device:
+    """``cuda`` when asked for or available under ``auto``, else ``cpu`` (all labs)."""
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' was requested but no CUDA GPU is visible; set device='auto' or 'cpu'.")
+    if requested not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {requested!r}.")
+    if requested == "cpu" or (requested == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    return torch.device("cuda")
+
+
+def choose_dtype(device: torch.device) -> torch.dtype:
+    """bf16 on a GPU that supports it, fp32 otherwise (CPU bf16 is slow and inexact for training)."""
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float32
+
+
+def _resolve(source: str, revision: str | None, *, field: str, profile: Profile, kind: str = "model") -> ResolvedSource:
+    if is_world_source(source):
+        from genai_labs.world.assets import ensure_world_assets
+
+        assets = ensure_world_assets()
+        folders = {WORLD_MODEL: assets.t5_dir, WORLD_REWARD_MODEL: assets.reward_dir}
+        if source not in folders:
+            raise ValueError(f"{source!r} (field {field!r}) is the tiny world's dataset, not a model.")
+        return ResolvedSource(str(folders[source]), None, True)
+    folder = local_path(source)
+    if folder is not None:
+        return ResolvedSource(str(folder), None, True)
+    if source.startswith((".", "/", "~")):
+        raise SourceUnavailableError(
+            f"Profile {profile.name!r}: model folder {source!r} (field {field!r}) does not exist. "
+            f"Point GENAI_LABS_{field.upper()} at a save_pretrained folder."
+        )
+    require_hub(source, kind=kind, field=field, profile=profile.name, revision=revision)
+    return ResolvedSource(source, revision, False)
+
+
+def _checkpoint_tensor(resolved: ResolvedSource, name: str) -> torch.Tensor | None:
+    """Read one tensor by name from a safetensors checkpoint (local folder or hub cache), or None."""
+    from safetensors import safe_open
+
+    def local_file(filename: str) -> Path | None:
+        if resolved.is_local:
+            path = Path(resolved.location) / filename
+            return path if path.is_file() else None
+        from huggingface_hub import hf_hub_download
+
+        try:
+            return Path(hf_hub_download(resolved.location, filename, revision=resolved.revision))
+        except Exception:
+            return None
+
+    index = local_file("model.safetensors.index.json")
+    filename = json.loads(index.read_text())["weight_map"].get(name) if index else "model.safetensors"
+    path = local_file(filename) if filename else None
+    if path is None:
+        return None
+    with safe_open(str(path), framework="pt") as handle:
+        return handle.get_tensor(name) if name in handle.keys() else None
+
+
+def untie_lm_head(model: PreTrainedModel, checkpoint_lm_head: torch.Tensor | None = None) -> PreTrainedModel:
+    """Give a T5 model's ``lm_head`` its own weights (FLAN-T5 is untied; transformers 5 re-ties it on load).
+
+    Uses the checkpoint's own ``lm_head.weight`` when given, else a copy of the shared embedding.
+    """
+    head, shared = model.get_output_embeddings(), model.get_input_embeddings()
+    if head is None or head.weight.data_ptr() != shared.weight.data_ptr():
+        if checkpoint_lm_head is not None and not torch.equal(head.weight.detach().cpu(), checkpoint_lm_head.to(head.weight.dtype)):
+            head.weight = torch.nn.Parameter(checkpoint_lm_head.to(head.weight.device, head.weight.dtype))
+        model.config.tie_word_embeddings = False
+        return model
+    weights = checkpoint_lm_head if checkpoint_lm_head is not None else shared.weight.detach().clone()
+    head.weight = torch.nn.Parameter(weights.to(shared.weight.device, shared.weight.dtype).clone())
+    model.config.tie_word_embeddings = False
+    return model
+
+
+def load_seq2seq(profile: Profile, *, source: str | None = None, device: str | None = None) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """A fresh seq2seq model (eval mode) and its tokenizer for the profile (all labs).
+
+    ``source`` overrides ``profile.model`` (a local folder or hub id). FLAN-T5's untied ``lm_head`` is
+    restored from the checkpoint when transformers ties it on load.
+    """
+    resolved = _resolve(source or profile.model, profile.model_revision if source is None else None, field="model", profile=profile)
+    target = choose_device(device or profile.device)
+    quiet = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(resolved.location, revision=resolved.revision)
+        model = AutoModelForSeq2SeqLM.from_pretrained(
+            resolved.location, revision=resolved.revision, use_safetensors=True, dtype=choose_dtype(target)
+        )
+    finally:
+        hf_logging.set_verbosity(quiet)
+        hf_logging.enable_progress_bar()
+    if getattr(model.config, "model_type", "") == "t5":
+        untie_lm_head(model, _checkpoint_tensor(resolved, "lm_head.weight"))
+    return model.to(target).eval(), tokenizer
+
+
+def load_reward_model(profile: Profile, *, source: str | None = None, device: str | None = None) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """A fresh toxicity classifier and its tokenizer for the profile (Lab 3's reward model), eval mode, fp32."""
+    resolved = _resolve(
+        source or profile.reward_model, profile.reward_model_revision if source is None else None, field="reward_model", profile=profile
+    )
+    quiet = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(resolved.location, revision=resolved.revision)
+        model = AutoModelForSequenceClassification.from_pretrained(resolved.location, revision=resolved.revision, use_safetensors=True)
+    finally:
+        hf_logging.set_verbosity(quiet)
+        hf_logging.enable_progress_bar()
+    return model.to(choose_device(device or profile.device)).eval(), tokenizer
+
+
+def count_parameters(model: torch.nn.Module) -> tuple[int, int]:
+    """(trainable, total) parameter counts, each shared tensor counted once (Labs 2-3)."""
+    seen: set[int] = set()
+    trainable = total = 0
+    for parameter in model.parameters():
+        if id(parameter) in seen:
+            continue
+        seen.add(id(parameter))
+        total += parameter.numel()
+        trainable += parameter.numel() if parameter.requires_grad else 0
+    return trainable, total
+
+
+def parameter_table_row(name: str, model: torch.nn.Module) -> dict[str, object]:
+    """One row of a trainable-parameters table: name, trainable, total, percent (Labs 2-3)."""
+    trainable, total = count_parameters(model)
+    return {"model": name, "trainable": trainable, "total": total, "trainable %": round(100 * trainable / total, 2)}

@@ -1,0 +1,98 @@
+"""Where models and datasets come from: a local path, the offline tiny world, or the Hugging Face hub.
+
+Used by every lab through ``genai_labs.models`` and ``genai_labs.data``. A hub id that cannot be reached
+fails within a few seconds with a message naming the profile, the source and the two ways out, instead of
+the libraries' own retry loops (``load_dataset`` retries for ~23 s offline).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from genai_labs.config import WORLD_DATASET, WORLD_MODEL, WORLD_REWARD_MODEL
+
+HUB_PROBE_TIMEOUT_S = 3.0
+WORLD_SOURCES = (WORLD_MODEL, WORLD_DATASET, WORLD_REWARD_MODEL)
+
+
+class SourceUnavailableError(RuntimeError):
+    """A model or dataset source cannot be reached; the message says how to run anyway."""
+
+
+def is_world_source(source: str) -> bool:
+    """True for the tiny world's built-in sources (``tiny-world/...``)."""
+    return source in WORLD_SOURCES
+
+
+def local_path(source: str | os.PathLike[str]) -> Path | None:
+    """The source as an existing local directory or file, else None (it is then a hub id)."""
+    path = Path(source).expanduser()
+    return path if path.exists() else None
+
+
+def hub_offline() -> bool:
+    """True when the user asked the Hugging Face libraries to stay offline."""
+    return any(os.environ.get(v, "").lower() in ("1", "true", "yes", "on") for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"))
+
+
+def _endpoint() -> str:
+    return os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+
+
+def _probe(url: str, timeout: float) -> str | None:
+    """Return None if ``url`` answers (any HTTP status), else a short reason. Never blocks past ``timeout``."""
+    result: list[str | None] = []
+
+    def attempt() -> None:
+        try:
+            urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout)
+            result.append(None)
+        except urllib.error.HTTPError as err:  # the hub answered
+            result.append(None if err.code < 500 else f"HTTP {err.code}")
+        except Exception as err:  # DNS, refused, timeout, proxy...
+            result.append(f"{type(err).__name__}: {err}")
+
+    thread = threading.Thread(target=attempt, daemon=True)
+    thread.start()
+    thread.join(timeout + 0.5)
+    return result[0] if result else "timed out"
+
+
+def _cached_locally(repo_id: str, kind: str, revision: str | None) -> bool:
+    try:
+        from huggingface_hub import snapshot_download
+
+        snapshot_download(repo_id, repo_type=kind, revision=revision, local_files_only=True)
+        return True
+    except Exception:
+        return False
+
+
+def require_hub(repo_id: str, *, kind: str, field: str, profile: str, revision: str | None = None) -> None:
+    """Check quickly that hub repo ``repo_id`` can be loaded; raise ``SourceUnavailableError`` if not.
+
+    ``kind`` is "model" or "dataset"; ``field`` the profile field that named it (for the message).
+    A copy already in the local Hugging Face cache counts as available.
+    """
+    if _cached_locally(repo_id, kind, revision):
+        return
+    if hub_offline():
+        reason = "HF_HUB_OFFLINE is set and it is not in the local Hugging Face cache"
+    else:
+        api = "datasets" if kind == "dataset" else "models"
+        reason = _probe(f"{_endpoint()}/api/{api}/{repo_id}", HUB_PROBE_TIMEOUT_S)
+        if reason is None:
+            return
+        reason = f"the hub is unreachable ({reason})"
+    raise SourceUnavailableError(
+        f"Profile {profile!r} needs the {kind} {repo_id!r} (field {field!r}), but {reason}.\n"
+        "Two ways out:\n"
+        "  1. run offline in the miniature world: GENAI_LABS_PROFILE=tiny (the default profile);\n"
+        f"  2. point {field!r} at a local copy, e.g. GENAI_LABS_{field.upper()}=/path/to/local/{kind} "
+        f"or load_profile({profile!r}, {field}='/path/to/local/{kind}')"
+        + (" (a folder of train/validation/test .jsonl files)." if kind == "dataset" else " (a save_pretrained folder).")
+    )

@@ -1,0 +1,78 @@
+"""Write the miniature world's data as JSONL files (bit-for-bit deterministic for a seed).
+
+Used by the tiny world (foundation); Labs 1-3 read its output: ``train.jsonl``, ``validation.jsonl``,
+``test.jsonl`` (DialogSum layout plus ``family``, ``rude``, ``slots``) and ``toxicity.jsonl``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable
+
+from genai_labs.world.dialogues import generate_splits
+from genai_labs.world.toxicity_texts import generate_toxicity_texts
+
+WORLD_DATA_FILES: dict[str, str] = {
+    "train": "train.jsonl",
+    "validation": "validation.jsonl",
+    "test": "test.jsonl",
+    "toxicity": "toxicity.jsonl",
+}
+
+
+def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> Path:
+    """Write one JSON object per line atomically (temp file in the same folder, then ``os.replace``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            for row in rows:
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600 files
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Read the rows of a JSONL file."""
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def default_cache_dir() -> Path:
+    """Where built world assets live: ``$GENAI_LABS_CACHE`` or ``~/.cache/genai_labs`` (all labs)."""
+    return Path(os.environ.get("GENAI_LABS_CACHE", Path.home() / ".cache" / "genai_labs")).expanduser()
+
+
+def world_data_dir(seed: int = 0) -> Path:
+    """The folder of the world's JSONL files (all labs, tiny profile).
+
+    The repository's committed ``data/world`` when present (a source checkout), else a copy generated
+    into the cache (an installed package): the generator is deterministic, so both hold the same bytes.
+    """
+    committed = Path(__file__).resolve().parents[2] / "data" / "world"
+    if seed == 0 and all((committed / name).is_file() for name in WORLD_DATA_FILES.values()):
+        return committed
+    generated = default_cache_dir() / f"world-data-seed{seed}"
+    if not all((generated / name).is_file() for name in WORLD_DATA_FILES.values()):
+        write_world_data(generated, seed=seed)
+    return generated
+
+
+def write_world_data(out_dir: Path, seed: int = 0) -> dict[str, Path]:
+    """Generate all world data files into ``out_dir``; returns {name: path} for ``WORLD_DATA_FILES``.
+
+    Used by the tiny world (foundation); Labs 1-3 read its output. The same seed gives byte-identical files.
+    """
+    out_dir = Path(out_dir)
+    tables: dict[str, list[dict[str, Any]]] = dict(generate_splits(seed))
+    tables["toxicity"] = list(generate_toxicity_texts(seed=seed))
+    return {name: write_jsonl(out_dir / WORLD_DATA_FILES[name], tables[name]) for name in WORLD_DATA_FILES}
+
+
