@@ -4,7 +4,7 @@ The course's templates, character for character:
 - instruction (Lab 1): blank line, "Summarize the following conversation.", blank line, dialogue, blank line, "Summary:";
 - training prompt (Lab 2): "Summarize the following conversation.\\n\\n{dialogue}\\n\\nSummary: ";
 - PPO prompt (Lab 3): the Lab 2 prompt ending in "Summary:\\n";
-- FLAN template (Lab 1): "Dialogue:", blank line, dialogue, blank line, "What was going on?";
+- FLAN template (Lab 1): newline, "Dialogue:", blank line, dialogue, blank line, "What was going on?", newline;
   each in-context shot is that block followed by its summary and three newlines.
 
 Below the templates, Lab 1's builders: ``build_prompt`` assembles a style (with in-context shots) inside a
@@ -45,12 +45,12 @@ def ppo_prompt(dialogue: str) -> str:
 
 def flan_prompt(dialogue: str) -> str:
     """The FLAN dialogue template (Lab 1): "Dialogue:" ... "What was going on?"."""
-    return f"Dialogue:\n\n{dialogue}\n\nWhat was going on?"
+    return f"\nDialogue:\n\n{dialogue}\n\nWhat was going on?\n"
 
 
 def flan_shot(dialogue: str, summary: str) -> str:
     """One in-context example: the FLAN block, its summary and three newlines (Lab 1)."""
-    return f"{flan_prompt(dialogue)}\n{summary}\n\n\n"
+    return f"{flan_prompt(dialogue)}{summary}\n\n\n"
 
 
 def topic_prompt(dialogue: str) -> str:
@@ -101,7 +101,7 @@ def _prompt_text(style: str, dialogue: str, shots: Sequence[tuple[str, str]]) ->
 
 def count_tokens(tokenizer: Any, text: str) -> int:
     """Tokens the model sees for ``text``, special tokens (T5's ``</s>``) included (Lab 1)."""
-    return len(tokenizer(text)["input_ids"])
+    return len(tokenizer(text, verbose=False)["input_ids"])
 
 
 def _budget(tokenizer: Any, max_tokens: int | None) -> int | None:

@@ -1,0 +1,257 @@
+"""Batched, seeded text generation and generation-config checks (all labs).
+
+``generate_texts`` is what every lab uses to summarise many dialogues: prompts are sorted by token
+length and generated in dynamically padded batches (little padding, so little wasted compute), then put
+back in input order. Generation runs under ``no_grad`` in eval mode on the model's device, and reseeds
+torch at the start of each call so a rerun prints the same samples. A prompt longer than the model's
+context is an error, never silently truncated.
+
+``generate_one_by_one`` is the course's original loop (one dialogue per ``generate`` call); the
+benchmark compares the two.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Sequence
+
+import torch
+from transformers import GenerationConfig
+
+try:  # tqdm.auto picks the notebook widget in Jupyter and the text bar elsewhere
+    from tqdm.auto import tqdm
+except ImportError:  # pragma: no cover
+    from tqdm import tqdm
+
+_UNLIMITED = 1_000_000  # tokenizers without a real limit report ~1e30 as model_max_length
+
+
+class PromptTooLongError(ValueError):
+    """A prompt has more tokens than the model's context; the message names the prompt and the fix."""
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """Typed generation knobs the labs expose (Lab 1 compares several of them).
+
+    Defaults are ``generate``'s own (``top_k=50`` applies whenever a config leaves it unset, so the
+    course's ``GenerationConfig(do_sample=True, temperature=...)`` samples from the top 50 tokens);
+    ``top_k=0`` and ``top_p=1.0`` switch those filters off. Sampling fields are only passed on when
+    ``do_sample`` is true, so greedy configs carry no ignored flags (and ``generate`` prints no warnings).
+    """
+
+    max_new_tokens: int = 50
+    do_sample: bool = False
+    temperature: float = 1.0
+    top_k: int = 50
+    top_p: float = 1.0
+    num_beams: int = 1
+
+    def __post_init__(self) -> None:
+        _field_checks(asdict(self))
+
+    def to_generation_config(self, **extra: Any) -> GenerationConfig:
+        """A validated ``transformers.GenerationConfig``; ``extra`` adds any other field."""
+        fields: dict[str, Any] = {
+            "max_new_tokens": self.max_new_tokens,
+            "do_sample": self.do_sample,
+            "num_beams": self.num_beams,
+        }
+        if self.do_sample:
+            fields.update(temperature=self.temperature, top_k=self.top_k, top_p=self.top_p)
+        fields.update(extra)
+        _field_checks(fields)  # before construction: GenerationConfig's own checks are less explicit
+        return GenerationConfig(**fields)
+
+
+def _field_checks(values: dict[str, Any]) -> None:
+    do_sample = bool(values.get("do_sample"))
+    temperature = values.get("temperature")
+    if do_sample and temperature is not None and not temperature > 0:
+        raise ValueError(
+            f"generation config: temperature={temperature} with do_sample=True is invalid; set temperature > 0 "
+            "(e.g. 0.1 for near-greedy samples) or use do_sample=False for greedy decoding."
+        )
+    top_p = values.get("top_p")
+    if top_p is not None and not 0.0 < top_p <= 1.0:
+        raise ValueError(
+            f"generation config: top_p={top_p} is outside (0, 1]; use a value such as 0.9, or top_p=1.0 to switch "
+            "nucleus sampling off."
+        )
+    top_k = values.get("top_k")
+    if top_k is not None and top_k < 0:
+        raise ValueError(f"generation config: top_k={top_k} is negative; use top_k >= 1, or top_k=0 to switch it off.")
+    max_new_tokens = values.get("max_new_tokens")
+    if max_new_tokens is not None and max_new_tokens <= 0:
+        raise ValueError(
+            f"generation config: max_new_tokens={max_new_tokens} must be > 0; set e.g. max_new_tokens=50."
+        )
+    num_beams = values.get("num_beams")
+    if num_beams is not None and num_beams < 1:
+        raise ValueError(f"generation config: num_beams={num_beams} must be >= 1; use num_beams=1 for no beam search.")
+
+
+def validate_generation_config(cfg: GenerationConfig | GenerationSettings) -> None:
+    """Raise ``ValueError`` naming the field and the fix for settings ``generate`` would reject or misuse (all labs).
+
+    Checks: temperature <= 0 with ``do_sample``, ``top_p`` outside (0, 1], negative ``top_k``,
+    ``max_new_tokens`` <= 0 and ``num_beams`` < 1. Unset (``None``) fields are fine.
+    """
+    if not isinstance(cfg, (GenerationConfig, GenerationSettings)):
+        raise TypeError(f"expected a transformers.GenerationConfig, got {type(cfg).__name__}.")
+    _field_checks(
+        {
+            name: getattr(cfg, name, None)
+            for name in ("do_sample", "temperature", "top_p", "top_k", "max_new_tokens", "num_beams")
+        }
+    )
+
+
+def _as_generation_config(cfg: GenerationConfig | GenerationSettings) -> GenerationConfig:
+    if isinstance(cfg, GenerationSettings):
+        return cfg.to_generation_config()
+    validate_generation_config(cfg)
+    return cfg
+
+
+def model_device(model: Any) -> torch.device:
+    """The device of the model's first parameter (CPU for a parameter-less model)."""
+    try:
+        return next(model.parameters()).device
+    except (StopIteration, AttributeError):
+        return torch.device("cpu")
+
+
+def context_limit(tokenizer: Any, max_input_tokens: int | None = None) -> int | None:
+    """The longest prompt allowed: ``max_input_tokens`` if given, else the tokenizer's ``model_max_length``
+    (``None`` when the tokenizer reports no real limit)."""
+    if max_input_tokens is not None:
+        if max_input_tokens < 1:
+            raise ValueError(f"max_input_tokens must be >= 1, got {max_input_tokens}.")
+        return int(max_input_tokens)
+    limit = getattr(tokenizer, "model_max_length", None)
+    if isinstance(limit, int) and 0 < limit < _UNLIMITED:
+        return limit
+    return None
+
+
+def _check_prompts(prompts: Sequence[str]) -> list[str]:
+    if isinstance(prompts, str):
+        raise TypeError("prompts must be a list of strings, not one string; wrap it: [prompt].")
+    prompts = list(prompts)
+    for i, p in enumerate(prompts):
+        if not isinstance(p, str):
+            raise TypeError(f"prompts[{i}] is {type(p).__name__}; prompts must be strings.")
+    return prompts
+
+
+def _too_long(index: int, n_tokens: int, limit: int) -> PromptTooLongError:
+    return PromptTooLongError(
+        f"prompts[{index}] has {n_tokens} tokens but the model's context is {limit} tokens; prompts are never "
+        "truncated. Shorten the prompt (fewer or shorter in-context examples, e.g. "
+        "build_prompt(..., max_tokens=...)), or pass max_input_tokens=... if the model really "
+        "accepts longer inputs."
+    )
+
+
+def _check_lengths(lengths: Sequence[int], limit: int | None) -> None:
+    if limit is None:
+        return
+    for i, n in enumerate(lengths):
+        if n > limit:
+            raise _too_long(i, n, limit)
+
+
+def _decode(model: Any, tokenizer: Any, output: torch.Tensor, prompt_length: int) -> list[str]:
+    if not getattr(model.config, "is_encoder_decoder", False):
+        output = output[:, prompt_length:]  # decoder-only models echo the prompt
+    return tokenizer.batch_decode(output, skip_special_tokens=True)
+
+
+def generate_texts(
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[str],
+    generation_config: GenerationConfig | GenerationSettings,
+    *,
+    batch_size: int = 16,
+    seed: int | None = None,
+    progress: bool = True,
+    max_input_tokens: int | None = None,
+) -> list[str]:
+    """Generate one text per prompt, in input order, with length-sorted dynamically padded batches (all labs).
+
+    ``seed`` (when given) reseeds torch once at the start so sampled outputs repeat across reruns with the
+    same prompts and ``batch_size`` (batching changes which random numbers each prompt draws); the
+    model's training mode is restored afterwards. Raises :class:`PromptTooLongError` for a prompt longer
+    than ``max_input_tokens`` (default: ``tokenizer.model_max_length``).
+    """
+    prompts = _check_prompts(prompts)
+    generation_config = _as_generation_config(generation_config)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
+    if not prompts:
+        return []
+    lengths = [len(ids) for ids in tokenizer(prompts, verbose=False)["input_ids"]]  # no too-long warning: we raise
+    _check_lengths(lengths, context_limit(tokenizer, max_input_tokens))
+    order = sorted(range(len(prompts)), key=lambda i: -lengths[i])  # longest first: memory errors surface early
+    device = model_device(model)
+    decoder_only = not getattr(model.config, "is_encoder_decoder", False)
+    old_padding_side = tokenizer.padding_side
+    was_training = model.training
+    results: list[str | None] = [None] * len(prompts)
+    if seed is not None:
+        torch.manual_seed(seed)
+    model.eval()
+    try:
+        if decoder_only:
+            tokenizer.padding_side = "left"  # new tokens must follow the prompt directly
+        with torch.no_grad(), tqdm(total=len(prompts), desc="generate", leave=False, disable=not progress) as bar:
+            for start in range(0, len(order), batch_size):
+                batch = order[start : start + batch_size]
+                enc = tokenizer([prompts[i] for i in batch], padding=True, return_tensors="pt", verbose=False)
+                enc = enc.to(device)
+                output = model.generate(**enc, generation_config=generation_config)
+                texts = _decode(model, tokenizer, output, enc["input_ids"].shape[1])
+                for i, text in zip(batch, texts):
+                    results[i] = text
+                bar.update(len(batch))
+    finally:
+        tokenizer.padding_side = old_padding_side
+        model.train(was_training)
+    return [str(text) for text in results]
+
+
+def generate_one_by_one(
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[str],
+    generation_config: GenerationConfig | GenerationSettings,
+    *,
+    seed: int | None = None,
+    progress: bool = True,
+    max_input_tokens: int | None = None,
+) -> list[str]:
+    """The course's loop: one ``generate`` call per prompt, no batching (benchmark comparison only)."""
+    prompts = _check_prompts(prompts)
+    generation_config = _as_generation_config(generation_config)
+    limit = context_limit(tokenizer, max_input_tokens)
+    device = model_device(model)
+    was_training = model.training
+    results = []
+    if seed is not None:
+        torch.manual_seed(seed)
+    model.eval()
+    try:
+        with torch.no_grad():
+            bar = tqdm(prompts, desc="generate (one by one)", leave=False, disable=not progress)
+            for i, prompt in enumerate(bar):
+                enc = tokenizer(prompt, return_tensors="pt", verbose=False).to(device)
+                n = int(enc["input_ids"].shape[1])
+                if limit is not None and n > limit:
+                    raise _too_long(i, n, limit)
+                output = model.generate(**enc, generation_config=generation_config)
+                results.append(_decode(model, tokenizer, output, n)[0])
+    finally:
+        model.train(was_training)
+    return results

@@ -1,0 +1,445 @@
+"""Metrics for all labs: ROUGE (Labs 1-3), bootstrap confidence intervals, toxicity (Lab 3), distinct-n (Lab 1).
+
+ROUGE uses ``rouge_score`` directly (``evaluate.load("rouge")`` needs the hub) with the definitions of
+``evaluate``'s rouge module: ``rouge_scorer.RougeScorer(types, use_stemmer=...)``, rougeLsum splits
+sentences on newlines, and with several references per example ``score_multi`` keeps, per metric, the
+reference with the best F-measure. Aggregates are the plain mean F-measure, i.e. ``evaluate`` with
+``use_aggregator=False`` followed by a mean (``use_aggregator=True`` reports the median of bootstrap
+means, a noisy estimate of the same number). The default ``use_stemmer=True`` is the course's setting.
+
+Toxicity follows ``evaluate``'s toxicity measurement: the softmax probability of the hate label, the
+mean/std over texts, and the share of texts at or above a threshold. Labels are always found by name
+in ``config.id2label``, never by position.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from rouge_score import rouge_scorer, scoring, tokenizers
+
+ROUGE_TYPES: tuple[str, ...] = ("rouge1", "rouge2", "rougeL", "rougeLsum")
+
+References = Sequence[str] | Sequence[Sequence[str]]
+
+
+# --------------------------------------------------------------------------------------------- ROUGE
+
+
+def _normalise_references(
+    references: Sequence[Any], n_predictions: int | None, name: str = "references"
+) -> list[list[str]]:
+    """One non-empty list of reference strings per example; clear errors naming ``name``."""
+    if isinstance(references, str):
+        raise TypeError(f"{name} must be a list of strings (or of lists of strings), not one string.")
+    refs = list(references)
+    if n_predictions is not None and len(refs) != n_predictions:
+        raise ValueError(
+            f"predictions and {name} must have the same length: got {n_predictions} predictions and "
+            f"{len(refs)} {name}."
+        )
+    if not refs:
+        raise ValueError(f"{name} is empty: ROUGE needs at least one example.")
+    out: list[list[str]] = []
+    for i, ref in enumerate(refs):
+        group = [ref] if isinstance(ref, str) else list(ref)
+        if not group:
+            raise ValueError(f"{name}[{i}] is an empty list: every example needs at least one reference.")
+        for r in group:
+            if not isinstance(r, str):
+                raise TypeError(f"{name}[{i}] contains {type(r).__name__}; references must be strings.")
+        out.append(group)
+    return out
+
+
+def _check_predictions(predictions: Sequence[str], name: str = "predictions") -> list[str]:
+    if isinstance(predictions, str):
+        raise TypeError(f"{name} must be a list of strings, not one string.")
+    preds = list(predictions)
+    for i, p in enumerate(preds):
+        if not isinstance(p, str):
+            raise TypeError(f"{name}[{i}] is {type(p).__name__}; predictions must be strings.")
+    return preds
+
+
+def rouge_scores(
+    predictions: Sequence[str],
+    references: References,
+    *,
+    use_stemmer: bool = True,
+    rouge_types: Sequence[str] = ROUGE_TYPES,
+) -> pd.DataFrame:
+    """Per-example ROUGE F-measures, one column per ROUGE type (all labs).
+
+    ``references`` holds one string per prediction, or a list of strings per prediction (multi-reference:
+    the best-scoring reference is taken per metric, like ``evaluate``).
+    """
+    preds = _check_predictions(predictions)
+    refs = _normalise_references(references, len(preds))
+    scorer = rouge_scorer.RougeScorer(list(rouge_types), use_stemmer=use_stemmer)
+    rows = []
+    for pred, group in zip(preds, refs):
+        score = scorer.score(group[0], pred) if len(group) == 1 else scorer.score_multi(group, pred)
+        rows.append({key: score[key].fmeasure for key in rouge_types})
+    return pd.DataFrame(rows, columns=list(rouge_types))
+
+
+def rouge_summary(
+    predictions: Sequence[str],
+    references: References,
+    *,
+    use_stemmer: bool = True,
+    rouge_types: Sequence[str] = ROUGE_TYPES,
+) -> dict[str, float]:
+    """Mean ROUGE F-measure per type, like the dict ``evaluate``'s rouge returns (all labs)."""
+    scores = rouge_scores(predictions, references, use_stemmer=use_stemmer, rouge_types=rouge_types)
+    return {key: float(scores[key].mean()) for key in rouge_types}
+
+
+# ----------------------------------------------------------------------------------------- bootstrap
+
+
+def _as_float_array(values: Sequence[float] | np.ndarray | pd.Series, name: str) -> np.ndarray:
+    arr = np.asarray(values, dtype=float).reshape(-1)
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty: a bootstrap needs at least one value.")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinite values.")
+    return arr
+
+
+def _check_bootstrap_args(resamples: int, confidence: float) -> None:
+    if not isinstance(resamples, int) or resamples < 1:
+        raise ValueError(f"resamples must be a positive integer, got {resamples!r}.")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}.")
+
+
+def _resampled_means(values: np.ndarray, resamples: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, values.size, size=(resamples, values.size))
+    return values[idx].mean(axis=1)
+
+
+def bootstrap_ci(
+    values: Sequence[float] | np.ndarray | pd.Series,
+    *,
+    resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """``(mean, low, high)``: the mean and its percentile-bootstrap confidence interval (all labs)."""
+    _check_bootstrap_args(resamples, confidence)
+    arr = _as_float_array(values, "values")
+    means = _resampled_means(arr, resamples, seed)
+    alpha = (1.0 - confidence) / 2.0
+    low, high = np.quantile(means, [alpha, 1.0 - alpha])
+    return float(arr.mean()), float(low), float(high)
+
+
+def paired_bootstrap(
+    a: Sequence[float] | np.ndarray | pd.Series,
+    b: Sequence[float] | np.ndarray | pd.Series,
+    *,
+    resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Paired bootstrap of ``mean(a) - mean(b)`` over the same examples (Labs 1-3 comparisons).
+
+    Returns ``diff``, its percentile interval ``low``/``high`` and ``p_value``: the share of resampled
+    differences ``<= 0`` (a one-sided bootstrap p-value for "a beats b"; near 1 when b is better).
+    """
+    _check_bootstrap_args(resamples, confidence)
+    x = _as_float_array(a, "a")
+    y = _as_float_array(b, "b")
+    if x.size != y.size:
+        raise ValueError(f"a and b must score the same examples: got {x.size} and {y.size} values.")
+    diffs = _resampled_means(x - y, resamples, seed)
+    alpha = (1.0 - confidence) / 2.0
+    low, high = np.quantile(diffs, [alpha, 1.0 - alpha])
+    return {
+        "diff": float((x - y).mean()),
+        "low": float(low),
+        "high": float(high),
+        "p_value": float(np.mean(diffs <= 0.0)),
+    }
+
+
+def _score_systems(
+    system_predictions: Mapping[str, Sequence[str]],
+    references: References,
+    use_stemmer: bool,
+    rouge_types: Sequence[str],
+) -> dict[str, pd.DataFrame]:
+    if not system_predictions:
+        raise ValueError("system_predictions is empty: pass {system name: list of predictions}.")
+    refs = _normalise_references(references, None)
+    out = {}
+    for name, preds in system_predictions.items():
+        if len(preds) != len(refs):
+            raise ValueError(
+                f"system_predictions[{name!r}] has {len(preds)} predictions but references has {len(refs)}."
+            )
+        out[name] = rouge_scores(preds, refs, use_stemmer=use_stemmer, rouge_types=rouge_types)
+    return out
+
+
+def rouge_table(
+    system_predictions: Mapping[str, Sequence[str]],
+    references: References,
+    *,
+    use_stemmer: bool = True,
+    rouge_types: Sequence[str] = ROUGE_TYPES,
+    resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Tidy table: one row per (system, metric) with mean ROUGE and bootstrap CI (Labs 1-3).
+
+    Columns: ``system, metric, mean, ci_low, ci_high, n``. Same seed for every cell, so reruns match.
+    """
+    scores = _score_systems(system_predictions, references, use_stemmer, rouge_types)
+    rows = []
+    for name, frame in scores.items():
+        for metric in rouge_types:
+            mean, low, high = bootstrap_ci(frame[metric], resamples=resamples, confidence=confidence, seed=seed)
+            rows.append(
+                {"system": name, "metric": metric, "mean": mean, "ci_low": low, "ci_high": high, "n": len(frame)}
+            )
+    return pd.DataFrame(rows, columns=["system", "metric", "mean", "ci_low", "ci_high", "n"])
+
+
+def rouge_differences(
+    system_predictions: Mapping[str, Sequence[str]],
+    references: References,
+    *,
+    baseline: str,
+    use_stemmer: bool = True,
+    rouge_types: Sequence[str] = ROUGE_TYPES,
+    resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Paired-bootstrap ROUGE differences of every system against ``baseline`` (Labs 1-3).
+
+    Columns: ``system, baseline, metric, diff, ci_low, ci_high, p_value`` (see :func:`paired_bootstrap`).
+    """
+    if baseline not in system_predictions:
+        raise ValueError(f"baseline {baseline!r} is not in system_predictions; systems: {list(system_predictions)}.")
+    scores = _score_systems(system_predictions, references, use_stemmer, rouge_types)
+    rows = []
+    for name, frame in scores.items():
+        if name == baseline:
+            continue
+        for metric in rouge_types:
+            res = paired_bootstrap(
+                frame[metric], scores[baseline][metric], resamples=resamples, confidence=confidence, seed=seed
+            )
+            rows.append(
+                {
+                    "system": name,
+                    "baseline": baseline,
+                    "metric": metric,
+                    "diff": res["diff"],
+                    "ci_low": res["low"],
+                    "ci_high": res["high"],
+                    "p_value": res["p_value"],
+                }
+            )
+    return pd.DataFrame(rows, columns=["system", "baseline", "metric", "diff", "ci_low", "ci_high", "p_value"])
+
+
+def best_constant_baseline(
+    references: References,
+    candidates: Sequence[str],
+    *,
+    use_stemmer: bool = True,
+) -> tuple[str, float]:
+    """The single text that, output for every example, gets the highest mean ROUGE-1 (Lab 2 acceptance).
+
+    Tokenises each text once with ``rouge_score``'s tokenizer and counts unigram overlaps directly
+    (identical to ``rouge_score``'s rouge1 F-measure). Ties go to the earliest candidate.
+    """
+    refs = _normalise_references(references, None)
+    cands = _check_predictions(candidates, "candidates")
+    if not cands:
+        raise ValueError("candidates is empty: pass e.g. all reference summaries of the training split.")
+    tokenizer = tokenizers.DefaultTokenizer(use_stemmer=use_stemmer)
+    cache: dict[str, Counter[str]] = {}
+
+    def unigrams(text: str) -> Counter[str]:
+        if text not in cache:
+            cache[text] = Counter(tokenizer.tokenize(text))
+        return cache[text]
+
+    ref_counts = [[(c, sum(c.values())) for c in map(unigrams, group)] for group in refs]
+    best_text, best_score = cands[0], -1.0
+    for cand in dict.fromkeys(cands):  # unique, first occurrence order
+        pc = unigrams(cand)
+        p_total = sum(pc.values())
+        total = 0.0
+        for group in ref_counts:
+            best = 0.0
+            for rc, r_total in group:
+                overlap = sum(min(n, rc[tok]) for tok, n in pc.items() if tok in rc)
+                precision = overlap / max(p_total, 1)
+                recall = overlap / max(r_total, 1)
+                best = max(best, scoring.fmeasure(precision, recall))
+            total += best
+        score = total / len(ref_counts)
+        if score > best_score:
+            best_text, best_score = cand, score
+    return best_text, float(best_score)
+
+
+# ----------------------------------------------------------------------------------------- diversity
+
+
+def distinct_n(texts: Sequence[str], n: int, *, tokenize: Callable[[str], list[str]] | None = None) -> float:
+    """Distinct n-grams / total n-grams over all texts (Lab 1's diversity-vs-temperature curve).
+
+    Tokens are the lower-cased whitespace-split words unless ``tokenize`` is given; n-grams do not cross
+    text boundaries. Returns 0.0 when the texts contain no n-gram.
+    """
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}.")
+    if isinstance(texts, str):
+        raise TypeError("texts must be a list of strings, not one string.")
+    split = tokenize or (lambda text: text.lower().split())
+    grams: list[tuple[str, ...]] = []
+    for text in texts:
+        tokens = split(text)
+        grams.extend(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+    return len(set(grams)) / len(grams) if grams else 0.0
+
+
+# ------------------------------------------------------------------------------------------ toxicity
+
+
+def label_id(model_config_or_id2label: Any, name: str) -> int:
+    """The class index whose ``id2label`` name equals ``name`` (case-insensitive) (Lab 3).
+
+    Accepts a model, its config, or an ``id2label`` mapping. Never guesses by position: an unknown name
+    raises ``ValueError`` listing the available labels.
+    """
+    source = model_config_or_id2label
+    if hasattr(source, "config") and hasattr(source.config, "id2label"):
+        source = source.config
+    id2label = getattr(source, "id2label", source)
+    if not isinstance(id2label, Mapping):
+        raise TypeError(
+            "expected a model, a config with id2label, or an id2label mapping; "
+            f"got {type(model_config_or_id2label).__name__}."
+        )
+    matches = [int(i) for i, label in id2label.items() if str(label).lower() == name.lower()]
+    if len(matches) != 1:
+        available = ", ".join(f"{int(i)}={label!r}" for i, label in sorted(id2label.items(), key=lambda kv: int(kv[0])))
+        problem = "is not a label" if not matches else "matches several labels"
+        raise ValueError(f"{name!r} {problem} of this classifier; available labels: {available}.")
+    return matches[0]
+
+
+def _classifier_max_length(model: Any, tokenizer: Any) -> int | None:
+    """The longest input the classifier accepts: tokenizer limit and position embeddings, whichever is smaller."""
+    limits = []
+    tok_max = getattr(tokenizer, "model_max_length", None)
+    if isinstance(tok_max, int) and 0 < tok_max < 1_000_000:
+        limits.append(tok_max)
+    config = getattr(model, "config", None)
+    n_pos = getattr(config, "max_position_embeddings", None)
+    if isinstance(n_pos, int) and n_pos > 0:
+        if "roberta" in str(getattr(config, "model_type", "")):
+            n_pos -= (getattr(config, "pad_token_id", 1) or 0) + 1  # RoBERTa positions start after padding_idx
+        limits.append(n_pos)
+    return min(limits) if limits else None
+
+
+def _model_device(model: Any) -> torch.device:
+    try:
+        return next(model.parameters()).device
+    except (StopIteration, AttributeError):
+        return torch.device("cpu")
+
+
+def classifier_logits(
+    model: Any, tokenizer: Any, texts: Sequence[str], *, batch_size: int = 16
+) -> torch.Tensor:
+    """All class logits ``(n_texts, n_labels)`` on CPU (Lab 3).
+
+    Batched with dynamic padding, under ``no_grad`` in eval mode (training mode restored) on the model's
+    device; texts are truncated to the classifier's limit (tokenizer ``model_max_length`` or the position
+    embeddings, whichever is smaller).
+    """
+    if isinstance(texts, str):
+        raise TypeError("texts must be a list of strings, not one string.")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
+    texts = list(texts)
+    n_labels = len(getattr(model.config, "id2label", {})) or int(getattr(model.config, "num_labels", 0))
+    if not texts:
+        return torch.empty((0, n_labels))
+    device = _model_device(model)
+    max_length = _classifier_max_length(model, tokenizer)
+    was_training = model.training
+    model.eval()
+    out = []
+    try:
+        with torch.no_grad():
+            for start in range(0, len(texts), batch_size):
+                enc = tokenizer(
+                    texts[start : start + batch_size],
+                    padding=True,
+                    truncation=max_length is not None,
+                    max_length=max_length,
+                    return_tensors="pt",
+                )
+                enc = {k: v.to(device) for k, v in enc.items()}
+                out.append(model(**enc).logits.float().cpu())
+    finally:
+        model.train(was_training)
+    return torch.cat(out)
+
+
+def label_logits(
+    model: Any, tokenizer: Any, texts: Sequence[str], label: str, *, batch_size: int = 16
+) -> torch.Tensor:
+    """The logit of class ``label`` per text, shape ``(n_texts,)`` on CPU (Lab 3's reward: ``"nothate"``)."""
+    index = label_id(model.config, label)
+    return classifier_logits(model, tokenizer, texts, batch_size=batch_size)[:, index]
+
+
+def toxicity_probabilities(
+    model: Any, tokenizer: Any, texts: Sequence[str], *, toxic_label: str = "hate", batch_size: int = 16
+) -> list[float]:
+    """Softmax probability of ``toxic_label`` per text, like ``evaluate``'s toxicity measurement (Lab 3)."""
+    index = label_id(model.config, toxic_label)
+    logits = classifier_logits(model, tokenizer, texts, batch_size=batch_size)
+    return logits.softmax(dim=-1)[:, index].tolist()
+
+
+def toxicity_summary(
+    probabilities: Sequence[float],
+    threshold: float = 0.5,
+    *,
+    resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Lab 3's toxicity aggregates: ``mean``, ``std`` (population, as ``np.std``), ``ratio_above_threshold``
+    (share ``>= threshold``, like ``evaluate``'s ``aggregation="ratio"``), bootstrap ``ci_low``/``ci_high``
+    of the mean, and ``n``."""
+    arr = _as_float_array(probabilities, "probabilities")
+    mean, low, high = bootstrap_ci(arr, resamples=resamples, confidence=confidence, seed=seed)
+    return {
+        "mean": mean,
+        "std": float(arr.std()),
+        "ratio_above_threshold": float(np.mean(arr >= threshold)),
+        "ci_low": low,
+        "ci_high": high,
+        "n": int(arr.size),
+    }

@@ -1,0 +1,74 @@
+"""The labs' matplotlib figures that take more than one line (Labs 1-3)."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import pandas as pd
+
+
+def plot_means_with_ci(table: pd.DataFrame, *, metric: str = "rouge1", label: str = "system", ax: Any = None, title: str = "") -> Any:
+    """Horizontal bars of ``mean`` with ``[ci_low, ci_high]`` error bars for one metric of a ``rouge_table``."""
+    import matplotlib.pyplot as plt
+
+    rows = table[table["metric"] == metric] if "metric" in table else table
+    ax = ax or plt.subplots(figsize=(6, 0.45 * len(rows) + 1))[1]
+    errors = [rows["mean"] - rows["ci_low"], rows["ci_high"] - rows["mean"]]
+    ax.barh(rows[label].astype(str), rows["mean"], xerr=errors, capsize=4, color="tab:blue", alpha=0.8)
+    ax.invert_yaxis()
+    ax.set_xlabel(f"{metric} (mean, 95% CI)")
+    ax.set_title(title or f"{metric} with 95% bootstrap confidence intervals")
+    return ax
+
+
+def plot_curves(history: pd.DataFrame, columns: Sequence[str], *, x: str = "step", axes: Any = None, title: str = "") -> Any:
+    """One small panel per column of a training history (PPO statistics, losses)."""
+    import matplotlib.pyplot as plt
+
+    if axes is None:
+        _, axes = plt.subplots(1, len(columns), figsize=(3.6 * len(columns), 2.8), squeeze=False)
+        axes = axes[0]
+    for ax, column in zip(axes, columns):
+        ax.plot(history[x], history[column], marker=".")
+        ax.set_title(column)
+        ax.set_xlabel(x)
+    if title:
+        axes[0].figure.suptitle(title)
+    axes[0].figure.tight_layout()
+    return axes
+
+
+class LivePlot:
+    """A figure that redraws after every training step in a notebook (Lab 3's PPO curves).
+
+    Call it as a step callback ``live(stats, trainer)``; ``extra`` maps a column name to a function of the
+    trainer that supplies more per-step values (e.g. the batch's mean toxicity).
+    """
+
+    def __init__(self, columns: Sequence[str], *, extra: dict[str, Any] | None = None, title: str = "") -> None:
+        import matplotlib.pyplot as plt
+
+        self.columns = list(columns)
+        self.extra = dict(extra or {})
+        self.rows: list[dict[str, float]] = []
+        self.title = title
+        self.figure, axes = plt.subplots(1, len(self.columns), figsize=(3.6 * len(self.columns), 2.8), squeeze=False)
+        self.axes = axes[0]
+        self._handle = None
+        plt.close(self.figure)  # shown through display(), not by the inline backend at cell end
+
+    def __call__(self, stats: dict[str, float], trainer: Any = None) -> bool:
+        from IPython.display import display
+
+        row = {"step": len(self.rows) + 1, **stats}
+        row.update({name: float(supplier(trainer)) for name, supplier in self.extra.items()})
+        self.rows.append(row)
+        history = pd.DataFrame(self.rows)
+        for ax in self.axes:
+            ax.clear()
+        plot_curves(history, self.columns, axes=self.axes, title=self.title)
+        if self._handle is None:
+            self._handle = display(self.figure, display_id=True)
+        else:
+            self._handle.update(self.figure)
+        return False

@@ -1,0 +1,373 @@
+"""Tests for Lab 3's seq2seq PPO (genai_labs.ppo, genai_labs.value_head) on a tiny random T5 + LoRA."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import replace
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import torch
+from peft import LoraConfig, PeftModel, get_peft_model
+from tokenizers import Tokenizer, models, pre_tokenizers, processors
+from transformers import PreTrainedTokenizerFast, T5Config, T5ForConditionalGeneration
+
+from genai_labs.config import PPOConfig
+from genai_labs.ppo import (
+    AdaptiveKLController,
+    FixedKLController,
+    Seq2SeqPPO,
+    approx_kl,
+    clipped_policy_loss,
+    clipped_value_loss,
+    compute_gae,
+    kl_controller_from_config,
+    kl_penalty_rewards,
+    logprobs_from_logits,
+    policy_forward,
+    response_mask_from_ids,
+    sample_response_lengths,
+    whiten,
+)
+from genai_labs.value_head import (
+    REFERENCE_ADAPTER,
+    adapter_parameters,
+    reference_memory_savings,
+    trainable_parameter_breakdown,
+    use_adapter,
+)
+
+WORDS = [f"w{i}" for i in range(61)]
+VOCAB = {"<pad>": 0, "</s>": 1, "<unk>": 2, **{w: i + 3 for i, w in enumerate(WORDS)}}
+GOOD_WORDS = {f"w{i}" for i in range(20)}  # the toy reward: share of response words from this set
+PROMPTS = [" ".join(WORDS[(3 * i + j) % len(WORDS)] for j in range(6)) for i in range(64)]
+
+TOY_CONFIG = PPOConfig(
+    learning_rate=1e-2,
+    batch_size=16,
+    mini_batch_size=4,
+    ppo_epochs=2,
+    init_kl_coef=0.05,
+    target_kl=1.0,
+    min_new_tokens=2,
+    response_length_min=4,
+    response_length_max=8,
+    value_head_dropout=0.0,
+    seed=0,
+)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread() -> Iterator[None]:
+    """Tiny models run fastest (and identically) on one thread, especially on shared CPUs."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def tokenizer() -> PreTrainedTokenizerFast:
+    tok = Tokenizer(models.WordLevel(VOCAB, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tok.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>")
+
+
+def tiny_policy(seed: int = 0, lora_dropout: float = 0.0) -> PeftModel:
+    """A random 1+1-layer T5 (d_model 32, vocab 64) with LoRA on q, v, o."""
+    torch.manual_seed(seed)
+    config = T5Config(
+        vocab_size=len(VOCAB),
+        d_model=32,
+        d_kv=8,
+        d_ff=64,
+        num_layers=1,
+        num_decoder_layers=1,
+        num_heads=4,
+        dropout_rate=0.0,
+        decoder_start_token_id=0,
+        pad_token_id=0,
+        eos_token_id=1,
+    )
+    lora = LoraConfig(r=8, lora_alpha=16, target_modules=["q", "v", "o"], lora_dropout=lora_dropout)
+    with warnings.catch_warnings():  # peft probes a deprecated transformers property
+        warnings.simplefilter("ignore")
+        return get_peft_model(T5ForConditionalGeneration(config), lora)
+
+
+def toy_reward(prompts: list[str], responses: list[str]) -> torch.Tensor:
+    """Share of response words from GOOD_WORDS (0 for an empty response)."""
+    return torch.tensor([sum(w in GOOD_WORDS for w in r.split()) / max(len(r.split()), 1) for r in responses])
+
+
+def adapter_state(model: PeftModel, name: str = "default") -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in adapter_parameters(model, name).items()}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# pure math
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_compute_gae_matches_hand_worked_example() -> None:
+    # Row 0: 3 tokens, gamma=1, lam=0.95, rewards (0, 0, 1), values (0.5, 0.6, 0.7)
+    #   t=2: delta = 1 + 0 - 0.7 = 0.3                 A2 = 0.3
+    #   t=1: delta = 0 + 0.7 - 0.6 = 0.1               A1 = 0.1 + 0.95 * 0.3   = 0.385
+    #   t=0: delta = 0 + 0.6 - 0.5 = 0.1               A0 = 0.1 + 0.95 * 0.385 = 0.46575
+    # Row 1: last position is padding (its reward/value 9 must be ignored), rewards (0, 2), values (1, 0.5)
+    #   t=1: delta = 2 + 0 - 0.5 = 1.5                 A1 = 1.5
+    #   t=0: delta = 0 + 0.5 - 1 = -0.5                A0 = -0.5 + 0.95 * 1.5 = 0.925
+    rewards = torch.tensor([[0.0, 0.0, 1.0], [0.0, 2.0, 9.0]])
+    values = torch.tensor([[0.5, 0.6, 0.7], [1.0, 0.5, 9.0]])
+    mask = torch.tensor([[1, 1, 1], [1, 1, 0]])
+    advantages, returns = compute_gae(rewards, values, mask, gamma=1.0, lam=0.95)
+    torch.testing.assert_close(advantages, torch.tensor([[0.46575, 0.385, 0.3], [0.925, 1.5, 0.0]]))
+    torch.testing.assert_close(returns, torch.tensor([[0.96575, 0.985, 1.0], [1.925, 2.0, 0.0]]))
+
+
+def test_compute_gae_discounting() -> None:
+    # gamma=0.5, lam=1: A_t = sum_k gamma^k r_{t+k} - V_t (Monte Carlo advantage); V = 0 -> discounted returns
+    rewards = torch.tensor([[1.0, 0.0, 4.0]])
+    advantages, returns = compute_gae(rewards, torch.zeros(1, 3), torch.ones(1, 3), gamma=0.5, lam=1.0)
+    torch.testing.assert_close(advantages, torch.tensor([[1.0 + 0.25 * 4.0, 2.0, 4.0]]))
+    torch.testing.assert_close(returns, advantages)
+
+
+def test_kl_penalty_rewards_puts_score_on_last_real_token() -> None:
+    logprobs = torch.tensor([[-1.0, -2.0, -3.0], [-1.0, -1.0, -1.0]])
+    ref = torch.tensor([[-1.5, -2.0, -2.0], [-1.0, -3.0, -5.0]])
+    mask = torch.tensor([[1, 1, 1], [1, 1, 0]])
+    rewards, kl = kl_penalty_rewards(logprobs, ref, torch.tensor([10.0, 20.0]), mask, beta=0.1)
+    torch.testing.assert_close(kl, torch.tensor([[0.5, 0.0, -1.0], [0.0, 2.0, 0.0]]))
+    torch.testing.assert_close(rewards, torch.tensor([[-0.05, 0.0, 10.1], [0.0, 19.8, 0.0]]))
+
+
+def test_whiten_is_masked() -> None:
+    x = torch.tensor([[1.0, 2.0, 3.0, 100.0], [4.0, 5.0, -50.0, 7.0]])
+    mask = torch.tensor([[1, 1, 1, 0], [1, 1, 0, 0]])
+    out = whiten(x, mask)
+    kept = out[mask.bool()]
+    assert abs(float(kept.mean())) < 1e-6
+    assert math.isclose(float(kept.var(unbiased=True)), 1.0, rel_tol=1e-5)
+    assert torch.all(out[~mask.bool()] == 0)
+    expected = (torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0]) - 3.0) / torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0]).std()
+    torch.testing.assert_close(kept, expected)
+
+
+def test_logprobs_from_logits_gathers_labels() -> None:
+    logits = torch.tensor([[[0.0, math.log(3.0)], [math.log(4.0), 0.0]]])
+    out = logprobs_from_logits(logits, torch.tensor([[1, 1]]))
+    torch.testing.assert_close(out, torch.log(torch.tensor([[0.75, 0.2]])))
+
+
+@pytest.mark.parametrize("advantage", [1.0, -1.0])
+def test_clipping_engages_exactly_outside_trust_region(advantage: float) -> None:
+    eps = 0.2
+    ratios = torch.tensor([[0.5, 0.79, 0.9, 1.0, 1.1, 1.21, 1.5]])
+    old = torch.zeros_like(ratios)
+    logprobs = torch.log(ratios).requires_grad_(True)
+    adv = torch.full_like(ratios, advantage)
+    mask = torch.ones_like(ratios)
+    loss, clipfrac = clipped_policy_loss(logprobs, old, adv, mask, eps)
+    loss.backward()
+    grad = logprobs.grad[0]
+    # A > 0 wants the ratio up: clipped (no gradient) only above 1+eps; A < 0 only below 1-eps.
+    clipped = ratios[0] > 1 + eps if advantage > 0 else ratios[0] < 1 - eps
+    assert torch.all(grad[clipped] == 0)
+    assert torch.all(grad[~clipped] != 0)
+    # where it flows, the gradient of -A r / n with respect to log r is -A r / n
+    torch.testing.assert_close(grad[~clipped], -advantage * ratios[0][~clipped] / ratios.numel())
+    assert math.isclose(float(clipfrac), float(clipped.float().mean()), abs_tol=1e-6)
+    unclipped_loss = -(adv * ratios)[0][~clipped].sum() - (adv * ratios.clamp(1 - eps, 1 + eps))[0][clipped].sum()
+    assert math.isclose(loss.item(), float(unclipped_loss) / ratios.numel(), rel_tol=1e-6)
+
+
+def test_clipping_ignores_masked_tokens() -> None:
+    logprobs = torch.log(torch.tensor([[1.0, 3.0]]))
+    loss, clipfrac = clipped_policy_loss(logprobs, torch.zeros(1, 2), torch.ones(1, 2), torch.tensor([[1, 0]]), 0.2)
+    assert float(clipfrac) == 0.0
+    assert math.isclose(float(loss), -1.0)
+
+
+def test_clipped_value_loss() -> None:
+    old = torch.zeros(1, 3)
+    returns = torch.tensor([[1.0, 1.0, -1.0]])
+    values = torch.tensor([[0.1, 0.5, 0.5]], requires_grad=True)
+    loss, clipfrac = clipped_value_loss(values, old, returns, torch.ones(1, 3), cliprange_value=0.2)
+    # token 0 inside the range: (0.1-1)^2; token 1 clipped to 0.2: (0.2-1)^2 > (0.5-1)^2;
+    # token 2 moved away from its return: unclipped (0.5+1)^2 > clipped (0.2+1)^2
+    expected = 0.5 * (0.81 + 0.64 + 2.25) / 3
+    assert math.isclose(loss.item(), expected, rel_tol=1e-6)
+    assert math.isclose(float(clipfrac), 1 / 3, rel_tol=1e-6)
+    loss.backward()
+    assert values.grad[0, 1] == 0 and values.grad[0, 0] != 0 and values.grad[0, 2] != 0
+
+
+def test_approx_kl() -> None:
+    lp = torch.tensor([[0.0, -0.2, 5.0]])
+    assert math.isclose(float(approx_kl(lp, torch.zeros(1, 3), torch.tensor([[1, 1, 0]]))), 0.5 * 0.04 / 2, rel_tol=1e-5)
+
+
+def test_adaptive_kl_controller_moves_beta_towards_target() -> None:
+    up = AdaptiveKLController(0.2, target=6.0, horizon=10_000)
+    up.update(current=12.0, n_steps=256)  # error clipped to +0.2
+    assert math.isclose(up.value, 0.2 * (1 + 0.2 * 256 / 10_000))
+    down = AdaptiveKLController(0.2, target=6.0, horizon=10_000)
+    down.update(current=5.4, n_steps=256)  # error -0.1
+    assert math.isclose(down.value, 0.2 * (1 - 0.1 * 256 / 10_000))
+    on_target = AdaptiveKLController(0.2, target=6.0, horizon=10_000)
+    on_target.update(current=6.0, n_steps=256)
+    assert on_target.value == 0.2
+    fixed = FixedKLController(0.3)
+    fixed.update(100.0, 256)
+    assert fixed.value == 0.3
+    assert isinstance(kl_controller_from_config(PPOConfig(adaptive_kl=False)), FixedKLController)
+    assert isinstance(kl_controller_from_config(PPOConfig()), AdaptiveKLController)
+
+
+def test_response_mask_and_length_sampler() -> None:
+    ids = torch.tensor([[5, 6, 1, 0, 0], [5, 1, 7, 1, 0], [5, 6, 7, 8, 9]])
+    mask = response_mask_from_ids(ids, eos_token_id=1, lengths=torch.tensor([5, 5, 3]))
+    assert mask.tolist() == [[1, 1, 1, 0, 0], [1, 1, 0, 0, 0], [1, 1, 1, 0, 0]]
+    lengths = sample_response_lengths(1000, 4, 8, torch.Generator().manual_seed(0))
+    assert set(lengths.tolist()) == {4, 5, 6, 7}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# model path: value head, reference adapter, rollouts
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_value_head_and_logprob_shapes(tokenizer: PreTrainedTokenizerFast) -> None:
+    trainer = Seq2SeqPPO(tiny_policy(), tokenizer, toy_reward, TOY_CONFIG)
+    roll = trainer.generate(PROMPTS[:5])
+    B, T = roll.response_mask.shape
+    assert roll.decoder_ids.shape == (B, T + 1) and B == 5
+    assert torch.all(roll.decoder_ids[:, 0] == 0)  # decoder start token kept only in decoder_ids
+    assert roll.response_ids.shape == (B, T)
+    assert torch.all(roll.response_mask.sum(1) <= roll.lengths)
+    assert torch.all(roll.response_ids[roll.response_mask == 0] == tokenizer.pad_token_id)
+    logprobs, values, logits = policy_forward(
+        trainer.model, trainer.value_head, roll.input_ids, roll.attention_mask, roll.decoder_ids, roll.response_mask
+    )
+    assert logprobs.shape == (B, T) and values.shape == (B, T) and logits.shape == (B, T, len(VOCAB))
+    assert torch.all(logprobs <= 0)
+    assert len(roll.responses) == B and all(isinstance(r, str) for r in roll.responses)
+
+
+def test_kl_is_exactly_zero_when_policy_equals_reference(tokenizer: PreTrainedTokenizerFast) -> None:
+    model = tiny_policy()
+    with torch.no_grad():  # a non-trivial adapter (LoRA B starts at zero)
+        for name, param in adapter_parameters(model, "default").items():
+            param.add_(0.3 * torch.randn_like(param))
+    trainer = Seq2SeqPPO(model, tokenizer, toy_reward, TOY_CONFIG)
+    assert REFERENCE_ADAPTER in model.peft_config
+    ref_params = adapter_parameters(model, REFERENCE_ADAPTER)
+    assert ref_params and not any(p.requires_grad for p in ref_params.values())
+    optimised = {id(p) for g in trainer.optimizer.param_groups for p in g["params"]}
+    assert not optimised & {id(p) for p in ref_params.values()}
+
+    roll = trainer.generate(PROMPTS[:6])
+    args = (roll.input_ids, roll.attention_mask, roll.decoder_ids, roll.response_mask)
+    with torch.no_grad():
+        logprobs, _, _ = policy_forward(model, trainer.value_head, *args)
+        with use_adapter(model, REFERENCE_ADAPTER):
+            ref_logprobs, _, _ = policy_forward(model, trainer.value_head, *args)
+        with model.disable_adapter():
+            base_logprobs, _, _ = policy_forward(model, trainer.value_head, *args)
+    _, kl = kl_penalty_rewards(logprobs, ref_logprobs, torch.zeros(6), roll.response_mask, beta=0.2)
+    assert torch.equal(kl, torch.zeros_like(kl))
+    assert not torch.allclose(logprobs, base_logprobs)  # the adapter matters, so the check is not vacuous
+    # the trained adapter is active and trainable again after the reference pass
+    assert model.active_adapter == "default"
+    assert all(p.requires_grad for p in adapter_parameters(model, "default").values())
+
+    with torch.no_grad():  # moving the policy moves it away from the (separate) reference
+        for param in adapter_parameters(model, "default").values():
+            param.add_(0.3 * torch.randn_like(param))
+        moved, _, _ = policy_forward(model, trainer.value_head, *args)
+        with use_adapter(model, REFERENCE_ADAPTER):
+            ref_again, _, _ = policy_forward(model, trainer.value_head, *args)
+    assert torch.equal(ref_again, ref_logprobs)
+    assert not torch.allclose(moved, ref_logprobs)
+
+
+def test_parameter_breakdown_and_memory_report(tokenizer: PreTrainedTokenizerFast) -> None:
+    model = tiny_policy()
+    trainer = Seq2SeqPPO(model, tokenizer, toy_reward, TOY_CONFIG)
+    counts = trainable_parameter_breakdown(model, trainer.value_head)
+    lora = sum(p.numel() for p in adapter_parameters(model, "default").values())
+    assert counts["lora"] == lora and counts["value_head"] == 32 + 1
+    assert counts["total"] == lora + 33
+    memory = reference_memory_savings(model)
+    assert memory["adapter_bytes"] == lora * 4  # the reference adapter mirrors the trained one, float32
+    assert memory["full_copy_bytes"] > memory["adapter_bytes"] and memory["saved_bytes"] > 0
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# training
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.filterwarnings("error")
+def test_ppo_raises_a_toy_reward(tokenizer: PreTrainedTokenizerFast) -> None:
+    seen: list[dict[str, float]] = []
+    trainer = Seq2SeqPPO(tiny_policy(), tokenizer, toy_reward, TOY_CONFIG)
+    history = trainer.train(PROMPTS, steps=12, callback=lambda stats, _: seen.append(stats), progress=False)
+    scores = history["score_mean"].tolist()
+    assert len(scores) == 12 and len(seen) == 12
+    first, last3 = scores[0], sum(scores[-3:]) / 3
+    assert last3 >= first + 0.15, scores
+    expected_keys = {
+        "step", "score_mean", "score_std", "reward_total_mean", "reward_total_std", "kl_ref", "beta", "entropy",
+        "clipfrac", "value_clipfrac", "policy_loss", "value_loss", "approx_kl", "lr", "response_length_mean",
+        "time_rollout_s", "time_scoring_s", "time_optimization_s",
+    }  # fmt: skip
+    assert expected_keys <= set(history.columns)
+    assert history["kl_ref"].iloc[0] == 0.0  # first rollout comes from the reference policy itself
+    assert history["kl_ref"].iloc[-1] > 0.0
+    assert all(TOY_CONFIG.min_new_tokens <= n < TOY_CONFIG.response_length_max for n in history["response_length_mean"])
+
+
+def test_train_stops_when_callback_returns_true(tokenizer: PreTrainedTokenizerFast, tmp_path: Path) -> None:
+    config = replace(TOY_CONFIG, batch_size=4, ppo_epochs=1, checkpoint_every=1)
+    trainer = Seq2SeqPPO(tiny_policy(), tokenizer, toy_reward, config)
+    steps_on_disk: list[int] = []
+
+    def callback(stats: dict[str, float], trainer: Seq2SeqPPO) -> bool:
+        steps_on_disk.append(torch.load(tmp_path / "ckpt" / "trainer_state.pt", weights_only=True)["step"])
+        return stats["step"] >= 2
+
+    history = trainer.train(PROMPTS, steps=5, callback=callback, checkpoint_dir=tmp_path / "ckpt", progress=False)
+    assert len(history) == 2 and trainer.step_count == 2
+    assert steps_on_disk == [1, 2]  # checkpoint_every=1 wrote a checkpoint before each callback
+
+
+def test_checkpoint_resume_reproduces_uninterrupted_run(tokenizer: PreTrainedTokenizerFast, tmp_path: Path) -> None:
+    config = replace(TOY_CONFIG, batch_size=8, mini_batch_size=4, value_head_dropout=0.1)
+
+    def trainer() -> Seq2SeqPPO:
+        return Seq2SeqPPO(tiny_policy(lora_dropout=0.1), tokenizer, toy_reward, config)
+
+    straight = trainer()
+    full = straight.train(PROMPTS, steps=4, progress=False)
+
+    first = trainer()
+    first.train(PROMPTS, steps=2, checkpoint_dir=tmp_path / "ckpt", progress=False)
+    assert (tmp_path / "ckpt" / "trainer_state.pt").exists()
+    assert (tmp_path / "ckpt" / "adapter" / "adapter_config.json").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt"]  # no temp folders left behind
+
+    resumed = trainer()
+    history = resumed.train(PROMPTS, steps=4, resume_from=tmp_path / "ckpt", progress=False)
+    assert resumed.step_count == 4 and len(history) == 4
+    timing = [c for c in full.columns if c.startswith("time_")]
+    assert history.drop(columns=timing).equals(full.drop(columns=timing))
+    for name, value in adapter_state(straight.model).items():
+        assert torch.equal(value, adapter_state(resumed.model)[name]), name
+    for name, value in straight.value_head.state_dict().items():
+        assert torch.equal(value, resumed.value_head.state_dict()[name]), name
+    assert resumed.kl_ctl.value == straight.kl_ctl.value

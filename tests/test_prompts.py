@@ -1,0 +1,146 @@
+"""Tests for genai_labs.prompts: the course templates and Lab 1's budgeted prompt builder."""
+
+from __future__ import annotations
+
+import pytest
+from tokenizers import Tokenizer, models, pre_tokenizers, processors
+from transformers import PreTrainedTokenizerFast
+
+from genai_labs.prompts import (
+    STYLES,
+    PromptBudgetError,
+    PromptBuild,
+    build_prompt,
+    count_tokens,
+    flan_prompt,
+    flan_shot,
+    instruction_prompt,
+    prompt_token_table,
+    training_prompt,
+    ppo_prompt,
+)
+
+DIALOGUE = "#Person1#: Hi.\n#Person2#: Hello."
+SHOTS = [
+    ("#Person1#: Tea?\n#Person2#: Yes.", "#Person2# wants tea."),
+    ("#Person1#: Late again.\n#Person2#: Sorry.", "#Person2# is late."),
+    ("#Person1#: Bye.", "#Person1# leaves."),
+]
+
+
+@pytest.fixture(scope="module")
+def tokenizer() -> PreTrainedTokenizerFast:
+    """Word-level: every whitespace/punctuation-separated piece is one token (unknown words -> <unk>), plus </s>."""
+    tok = Tokenizer(models.WordLevel({"<pad>": 0, "</s>": 1, "<unk>": 2}, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tok.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>")
+
+
+def n_words(text: str) -> int:
+    return len(text.split()) + 1  # + </s>
+
+
+def test_templates_exact() -> None:
+    assert instruction_prompt("D") == "\nSummarize the following conversation.\n\nD\n\nSummary:\n"
+    assert training_prompt("D") == "Summarize the following conversation.\n\nD\n\nSummary: "
+    assert ppo_prompt("D") == "Summarize the following conversation.\n\nD\n\nSummary:\n"
+    assert flan_prompt("D") == "\nDialogue:\n\nD\n\nWhat was going on?\n"
+    assert flan_shot("D", "S") == "\nDialogue:\n\nD\n\nWhat was going on?\nS\n\n\n"
+
+
+def test_build_prompt_exact_text_per_style() -> None:
+    assert build_prompt("no_prompt", "D").text == "D"
+    assert build_prompt("instruction", "D").text == "\nSummarize the following conversation.\n\nD\n\nSummary:\n"
+    assert build_prompt("flan", "D").text == "\nDialogue:\n\nD\n\nWhat was going on?\n"
+    one = build_prompt("one_shot", "D", shots=[("A", "a.")])
+    assert one.text == "\nDialogue:\n\nA\n\nWhat was going on?\na.\n\n\n\nDialogue:\n\nD\n\nWhat was going on?\n"
+    few = build_prompt("few_shot", "D", shots=[("A", "a."), ("B", "b.")])
+    assert few.text == (
+        "\nDialogue:\n\nA\n\nWhat was going on?\na.\n\n\n"
+        "\nDialogue:\n\nB\n\nWhat was going on?\nb.\n\n\n"
+        "\nDialogue:\n\nD\n\nWhat was going on?\n"
+    )
+    assert few == PromptBuild(few.text, None, (0, 1), (), None)
+
+
+def test_shot_order_is_kept() -> None:
+    text = build_prompt("few_shot", DIALOGUE, shots=SHOTS).text
+    positions = [text.index(summary) for _, summary in SHOTS]
+    assert positions == sorted(positions)
+    assert text.endswith(flan_prompt(DIALOGUE))
+    reversed_text = build_prompt("few_shot", DIALOGUE, shots=SHOTS[::-1]).text
+    assert reversed_text == "".join(flan_shot(d, s) for d, s in SHOTS[::-1]) + flan_prompt(DIALOGUE)
+
+
+def test_style_and_shot_validation() -> None:
+    with pytest.raises(ValueError, match="unknown prompt style 'zero_shot'"):
+        build_prompt("zero_shot", DIALOGUE)
+    with pytest.raises(ValueError, match="exactly 1 shot"):
+        build_prompt("one_shot", DIALOGUE, shots=SHOTS)
+    with pytest.raises(ValueError, match="at least one"):
+        build_prompt("few_shot", DIALOGUE)
+    with pytest.raises(ValueError, match="takes no shots"):
+        build_prompt("flan", DIALOGUE, shots=SHOTS[:1])
+    with pytest.raises(ValueError, match="on_overflow"):
+        build_prompt("flan", DIALOGUE, on_overflow="truncate")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="needs a tokenizer"):
+        build_prompt("flan", DIALOGUE, max_tokens=10)
+
+
+def test_token_counts_include_eos(tokenizer) -> None:
+    build = build_prompt("few_shot", DIALOGUE, shots=SHOTS, tokenizer=tokenizer)
+    assert build.n_tokens == n_words(build.text) == count_tokens(tokenizer, build.text)
+    assert build.limit is None  # this tokenizer reports no real model_max_length
+    assert build.shots_used == (0, 1, 2) and build.shots_dropped == ()
+
+
+def test_drop_shots_earliest_first(tokenizer) -> None:
+    full = build_prompt("few_shot", DIALOGUE, shots=SHOTS, tokenizer=tokenizer)
+    without_first = n_words("".join(flan_shot(d, s) for d, s in SHOTS[1:]) + flan_prompt(DIALOGUE))
+    build = build_prompt("few_shot", DIALOGUE, shots=SHOTS, tokenizer=tokenizer, max_tokens=full.n_tokens - 1)
+    assert build.shots_used == (1, 2) and build.shots_dropped == (0,)
+    assert build.n_tokens == without_first and build.limit == full.n_tokens - 1
+    assert build.text == "".join(flan_shot(d, s) for d, s in SHOTS[1:]) + flan_prompt(DIALOGUE)
+
+    zero = n_words(flan_prompt(DIALOGUE))
+    build = build_prompt("few_shot", DIALOGUE, shots=SHOTS, tokenizer=tokenizer, max_tokens=zero)
+    assert build.shots_used == () and build.shots_dropped == (0, 1, 2)
+    assert build.text == flan_prompt(DIALOGUE) and build.n_tokens == zero
+
+    fits = build_prompt("few_shot", DIALOGUE, shots=SHOTS, tokenizer=tokenizer, max_tokens=full.n_tokens)
+    assert fits.shots_dropped == () and fits.text == full.text
+
+
+def test_model_max_length_is_the_default_budget(tokenizer) -> None:
+    limited = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer.backend_tokenizer, pad_token="<pad>", eos_token="</s>", unk_token="<unk>",
+        model_max_length=n_words(flan_prompt(DIALOGUE)),
+    )
+    build = build_prompt("one_shot", DIALOGUE, shots=SHOTS[:1], tokenizer=limited)
+    assert build.limit == limited.model_max_length and build.shots_dropped == (0,)
+
+
+def test_error_mode_names_count_limit_and_fixes(tokenizer) -> None:
+    full = build_prompt("few_shot", DIALOGUE, shots=SHOTS, tokenizer=tokenizer)
+    with pytest.raises(PromptBudgetError, match=rf"{full.n_tokens} tokens, over the limit of 20") as err:
+        build_prompt("few_shot", DIALOGUE, shots=SHOTS, tokenizer=tokenizer, max_tokens=20, on_overflow="error")
+    assert "fewer or shorter shots" in str(err.value) and "raise max_tokens" in str(err.value)
+
+
+@pytest.mark.parametrize("on_overflow", ["drop_shots", "error"])
+@pytest.mark.parametrize("style", STYLES)
+def test_target_dialogue_never_truncated(tokenizer, style: str, on_overflow: str) -> None:
+    shots = SHOTS[:1] if style == "one_shot" else SHOTS if style == "few_shot" else []
+    with pytest.raises(PromptBudgetError, match="never truncated"):
+        build_prompt(style, DIALOGUE, shots=shots, tokenizer=tokenizer, max_tokens=3, on_overflow=on_overflow)
+
+
+def test_prompt_token_table(tokenizer) -> None:
+    table = prompt_token_table(DIALOGUE, tokenizer, shots=SHOTS, max_tokens=40)
+    assert list(table["style"]) == list(STYLES)
+    assert list(table["n_shots"]) == [0, 0, 0, 1, 3]
+    assert table.set_index("style").loc["flan", "n_tokens"] == n_words(flan_prompt(DIALOGUE))
+    few = table.set_index("style").loc["few_shot"]
+    assert few["n_tokens"] > 40 and not few["fits"]  # reported, not dropped
+    assert list(prompt_token_table(DIALOGUE, tokenizer)["style"]) == ["no_prompt", "instruction", "flan"]
