@@ -27,7 +27,7 @@ def _parser() -> argparse.ArgumentParser:
 
     world = commands.add_parser("world", help="rebuild the tiny world's data files and models")
     world.add_argument("--data-out", type=Path, default=None, help="write the JSONL files here (default: the world data folder)")
-    world.add_argument("--seed", type=int, default=0)
+    world.add_argument("--seed", type=int, default=0, help="seed of the JSONL data (the models are built from seed 0)")
     world.add_argument("--force", action="store_true", help="rebuild the models even if cached")
 
     bench = commands.add_parser("bench", help="run the benchmark suite (benchmarks/)")
@@ -62,13 +62,13 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _world(args: argparse.Namespace) -> int:
-    from genai_labs.world.assets import ensure_world_assets
+    from genai_labs.world.assets import build_world_assets, ensure_world_assets, world_assets_dir
     from genai_labs.world.data_files import world_data_dir, write_world_data
 
     target = args.data_out or world_data_dir(args.seed)
     for name, path in write_world_data(target, seed=args.seed).items():
         print(f"{name:10s} {path} {path.stat().st_size:,} bytes")
-    assets = ensure_world_assets(force=args.force)
+    assets = build_world_assets(world_assets_dir(), overwrite=True) if args.force else ensure_world_assets()
     print(f"models     {assets.root}")
     return 0
 

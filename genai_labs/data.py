@@ -197,3 +197,17 @@ def split_prompts(dataset: datasets.Dataset, *, test_fraction: float = 0.2, seed
         raise ValueError(f"split_prompts: test_fraction must be in (0, 1), got {test_fraction}.")
     parts = dataset.train_test_split(test_size=test_fraction, seed=seed, shuffle=True)
     return parts["train"], parts["test"]
+
+
+def load_toxicity_texts(split: str) -> tuple[list[str], list[str]]:
+    """The tiny world's labeled toxicity set (Lab 3's "human labels"): ``(texts, labels)`` of one split.
+
+    ``split`` is ``"train"`` or ``"test"``; labels are ``"hate"`` / ``"nothate"``.
+    """
+    from genai_labs.world.data_files import WORLD_DATA_FILES, world_data_dir
+
+    if split not in ("train", "test"):
+        raise ValueError(f"load_toxicity_texts: split must be 'train' or 'test', got {split!r}.")
+    path = world_data_dir() / WORLD_DATA_FILES["toxicity"]
+    rows = [row for row in (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()) if row["split"] == split]
+    return [row["text"] for row in rows], [row["label"] for row in rows]

@@ -1,0 +1,208 @@
+"""A tiny hate-speech classifier shaped like ``facebook/roberta-hate-speech-dynabench-r4-target`` (Lab 3).
+
+Lab 3's reward model in the ``tiny`` profile: a ``RobertaForSequenceClassification`` (roberta-base's
+architecture scaled down) with ``id2label = {0: "nothate", 1: "hate"}``, trained in seconds on the world's
+toxicity set. It comes with its own small byte-level BPE tokenizer in RoBERTa's conventions (``<s>`` = 0,
+``<pad>`` = 1, ``</s>`` = 2, ``<unk>`` = 3, ``<mask>``), so it reads any text the policy writes. The world
+build trains and saves one; Lab 3 can also retrain it inside the notebook.
+
+Label ids are always looked up by name (``config.label2id`` when training, the model's ``id2label`` when
+scoring), never by position, exactly as the course's reward code must do with the real model.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import torch
+from tokenizers import Tokenizer, decoders, pre_tokenizers, processors
+from tokenizers.models import BPE
+from tokenizers.trainers import BpeTrainer
+from tqdm.auto import tqdm
+from transformers import PreTrainedTokenizerBase, RobertaConfig, RobertaForSequenceClassification, TokenizersBackend
+
+from genai_labs.world.pretraining import quiet_transformers, torch_threads
+
+ROBERTA_SPECIALS: tuple[str, ...] = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")  # ids 0..4
+
+
+def _default_label2id() -> dict[str, int]:
+    return {"nothate": 0, "hate": 1}
+
+
+@dataclass(frozen=True)
+class RewardTrainConfig:
+    """Shape and training recipe of the tiny toxicity classifier (Lab 3 reward model, world build)."""
+
+    label2id: Mapping[str, int] = field(default_factory=_default_label2id)
+    vocab_size: int = 1000
+    hidden_size: int = 64
+    num_hidden_layers: int = 2
+    num_attention_heads: int = 2
+    intermediate_size: int = 256
+    dropout: float = 0.1
+    max_length: int = 128
+    epochs: int = 4
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    warmup_fraction: float = 0.1
+    weight_decay: float = 0.01
+    num_threads: int = 1
+
+
+@dataclass(frozen=True)
+class RewardTrainHistory:
+    """Mean training loss per epoch and wall time."""
+
+    epoch_losses: tuple[float, ...]
+    seconds: float
+
+
+def train_reward_tokenizer(texts: Sequence[str], config: RewardTrainConfig = RewardTrainConfig()) -> TokenizersBackend:
+    """A byte-level BPE tokenizer in RoBERTa's conventions, trained on ``texts`` (deterministic)."""
+    tok = Tokenizer(BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = BpeTrainer(
+        vocab_size=config.vocab_size,
+        special_tokens=list(ROBERTA_SPECIALS),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(list(texts), trainer=trainer)
+    tok.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0), trim_offsets=True, add_prefix_space=False)
+    return TokenizersBackend(
+        tokenizer_object=tok,
+        bos_token="<s>",
+        cls_token="<s>",
+        pad_token="<pad>",
+        eos_token="</s>",
+        sep_token="</s>",
+        unk_token="<unk>",
+        mask_token="<mask>",
+        clean_up_tokenization_spaces=False,
+        model_max_length=config.max_length,
+    )
+
+
+def build_toxicity_classifier(
+    tokenizer: PreTrainedTokenizerBase, config: RewardTrainConfig = RewardTrainConfig(), *, seed: int = 0
+) -> RobertaForSequenceClassification:
+    """A freshly initialised tiny RoBERTa classifier with ``config.label2id`` (and the matching id2label)."""
+    label2id = dict(config.label2id)
+    roberta = RobertaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=config.hidden_size,
+        num_hidden_layers=config.num_hidden_layers,
+        num_attention_heads=config.num_attention_heads,
+        intermediate_size=config.intermediate_size,
+        hidden_dropout_prob=config.dropout,
+        attention_probs_dropout_prob=config.dropout,
+        max_position_embeddings=config.max_length + 2,  # RoBERTa positions start after the padding index
+        type_vocab_size=1,
+        layer_norm_eps=1e-5,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        id2label={i: name for name, i in label2id.items()},
+        label2id=label2id,
+        problem_type="single_label_classification",
+    )
+    torch.manual_seed(seed)
+    with quiet_transformers():
+        return RobertaForSequenceClassification(roberta)
+
+
+def label_id(model: RobertaForSequenceClassification, name: str) -> int:
+    """The id of label ``name``, found by name in the model's ``id2label`` (Lab 3 reward)."""
+    for i, label in model.config.id2label.items():
+        if label == name:
+            return int(i)
+    raise KeyError(f"label {name!r} not in id2label {model.config.id2label}")
+
+
+def train_toxicity_classifier(
+    train_texts: Sequence[str],
+    train_labels: Sequence[str],
+    *,
+    config: RewardTrainConfig = RewardTrainConfig(),
+    seed: int = 0,
+    progress: bool = True,
+) -> tuple[RobertaForSequenceClassification, TokenizersBackend, RewardTrainHistory]:
+    """Train tokenizer and classifier on (text, label name) pairs; returns (model, tokenizer, history).
+
+    Label names are mapped to ids through ``config.label2id``. Used by the world build and by Lab 3.
+    """
+    start = time.perf_counter()
+    unknown = sorted(set(train_labels) - set(config.label2id))
+    if unknown:
+        raise ValueError(f"labels {unknown} are not in config.label2id {dict(config.label2id)}")
+    with torch_threads(config.num_threads):
+        tokenizer = train_reward_tokenizer(train_texts, config)
+        model = build_toxicity_classifier(tokenizer, config, seed=seed)
+        targets = torch.tensor([config.label2id[name] for name in train_labels], dtype=torch.long)
+        steps_per_epoch = -(-len(train_texts) // config.batch_size)
+        total = steps_per_epoch * config.epochs
+        warmup = max(1, int(total * config.warmup_fraction))
+        optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda s: (s + 1) / warmup if s < warmup else max(0.0, (total - s) / max(1, total - warmup))
+        )
+        rng = random.Random(seed)
+        epoch_losses: list[float] = []
+        model.train()
+        bar = tqdm(total=total, desc="training toxicity classifier", disable=not progress, leave=False)
+        for _ in range(config.epochs):
+            order = list(range(len(train_texts)))
+            rng.shuffle(order)
+            losses = []
+            for begin in range(0, len(order), config.batch_size):
+                idx = order[begin : begin + config.batch_size]
+                enc = tokenizer([train_texts[i] for i in idx], padding=True, truncation=True, max_length=config.max_length, return_tensors="pt")
+                loss = model(**enc, labels=targets[idx]).loss
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                losses.append(loss.item())
+                bar.update(1)
+            epoch_losses.append(sum(losses) / len(losses))
+            bar.set_postfix(loss=f"{epoch_losses[-1]:.3f}")
+        bar.close()
+        model.eval()
+    return model, tokenizer, RewardTrainHistory(tuple(epoch_losses), time.perf_counter() - start)
+
+
+@torch.no_grad()
+def classifier_logits(
+    model: RobertaForSequenceClassification, tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], *, batch_size: int = 64
+) -> torch.Tensor:
+    """Logits (n_texts x n_labels) of the classifier, in the model's own label order."""
+    model.eval()
+    max_length = model.config.max_position_embeddings - 2
+    chunks = []
+    for begin in range(0, len(texts), batch_size):
+        enc = tokenizer(list(texts[begin : begin + batch_size]), padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+        chunks.append(model(**enc).logits)
+    return torch.cat(chunks) if chunks else torch.empty(0, model.config.num_labels)
+
+
+def label_probabilities(
+    model: RobertaForSequenceClassification, tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], label: str
+) -> list[float]:
+    """Softmax probability of label ``label`` (by name) for each text (Lab 3 toxicity scores)."""
+    probs = classifier_logits(model, tokenizer, texts).softmax(dim=-1)
+    return probs[:, label_id(model, label)].tolist()
+
+
+def classifier_accuracy(
+    model: RobertaForSequenceClassification, tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], labels: Sequence[str]
+) -> float:
+    """Share of texts whose argmax label name (via the model's ``id2label``) equals the given label name."""
+    predictions = classifier_logits(model, tokenizer, texts).argmax(dim=-1).tolist()
+    names = [model.config.id2label[int(p)] for p in predictions]
+    return sum(n == y for n, y in zip(names, labels)) / max(1, len(labels))
