@@ -8,9 +8,12 @@ never ``trust_remote_code``; fails fast offline).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import torch
 from transformers import (
@@ -24,6 +27,39 @@ from transformers.utils import logging as hf_logging
 
 from genai_labs.config import WORLD_MODEL, WORLD_REWARD_MODEL, Profile
 from genai_labs.sources import SourceUnavailableError, is_world_source, local_path, require_hub
+
+
+@contextlib.contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """Silence transformers' info/warning logs, its load/save progress bars and peft/transformers deprecation
+    notices inside the block, restoring them afterwards (all labs keep notebook stderr clean).
+
+    Loading an untied T5 (FLAN-T5 itself, and the tiny world's) logs a tied-weights warning in transformers 5.
+    """
+    verbosity = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the block with ``n`` intra-op CPU threads, then restore (bit-reproducible CPU training; 1 avoids
+    oversubscription when several processes share few cores)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @dataclass(frozen=True)
@@ -123,17 +159,11 @@ def load_seq2seq(profile: Profile, *, source: str | None = None, device: str | N
     """
     resolved = _resolve(source or profile.model, profile.model_revision if source is None else None, field="model", profile=profile)
     target = choose_device(device or profile.device)
-    quiet = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    try:
+    with quiet_transformers():
         tokenizer = AutoTokenizer.from_pretrained(resolved.location, revision=resolved.revision)
         model = AutoModelForSeq2SeqLM.from_pretrained(
             resolved.location, revision=resolved.revision, use_safetensors=True, dtype=choose_dtype(target)
         )
-    finally:
-        hf_logging.set_verbosity(quiet)
-        hf_logging.enable_progress_bar()
     if getattr(model.config, "model_type", "") == "t5":
         untie_lm_head(model, _checkpoint_tensor(resolved, "lm_head.weight"))
     return model.to(target).eval(), tokenizer
@@ -144,15 +174,9 @@ def load_reward_model(profile: Profile, *, source: str | None = None, device: st
     resolved = _resolve(
         source or profile.reward_model, profile.reward_model_revision if source is None else None, field="reward_model", profile=profile
     )
-    quiet = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    try:
+    with quiet_transformers():
         tokenizer = AutoTokenizer.from_pretrained(resolved.location, revision=resolved.revision)
         model = AutoModelForSequenceClassification.from_pretrained(resolved.location, revision=resolved.revision, use_safetensors=True)
-    finally:
-        hf_logging.set_verbosity(quiet)
-        hf_logging.enable_progress_bar()
     return model.to(choose_device(device or profile.device)).eval(), tokenizer
 
 

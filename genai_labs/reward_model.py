@@ -24,7 +24,7 @@ from tokenizers.trainers import BpeTrainer
 from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerBase, RobertaConfig, RobertaForSequenceClassification, TokenizersBackend
 
-from genai_labs.world.pretraining import quiet_transformers, torch_threads
+from genai_labs.models import quiet_transformers, torch_threads
 
 ROBERTA_SPECIALS: tuple[str, ...] = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")  # ids 0..4
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -32,7 +31,8 @@ from genai_labs.world.assets import (
 )
 from genai_labs.world.data_files import read_jsonl, world_data_dir
 from genai_labs.world.dialogues import INSULT_ADJECTIVES, INSULT_NOUNS
-from genai_labs.world.pretraining import quiet_transformers, topic_accuracy, zero_shot_rouge1
+from genai_labs.models import quiet_transformers
+from genai_labs.world.pretraining import topic_accuracy, zero_shot_rouge1
 
 INSULT_WORDS = set(INSULT_ADJECTIVES) | set(INSULT_NOUNS)
 # A short build: a few pre-training steps, one classifier epoch, no evaluation.

@@ -26,17 +26,15 @@ from typing import Any, Iterator
 
 from tqdm.auto import tqdm
 
+from genai_labs.models import count_parameters, quiet_transformers, torch_threads
 from genai_labs.reward_model import RewardTrainConfig, classifier_accuracy, train_toxicity_classifier
 from genai_labs.world.data_files import default_cache_dir, read_jsonl, world_data_dir
 from genai_labs.world.pretraining import (
     PretrainConfig,
     TinyT5Architecture,
     build_tiny_t5,
-    count_parameters,
     pretrain_t5,
-    quiet_transformers,
     topic_accuracy,
-    torch_threads,
     zero_shot_rouge1,
 )
 from genai_labs.world.tokenizer import TokenizerConfig, train_world_tokenizer
@@ -100,7 +98,7 @@ def _train_and_save(out: Path, *, seed: int, config: WorldBuildConfig, progress:
         model = build_tiny_t5(tokenizer, config.architecture, seed=seed)
         history = pretrain_t5(model, tokenizer, train, config.pretrain, seed=seed, progress=progress)
         seconds["pretrain"] = time.perf_counter() - clock
-        info["t5_parameters"] = count_parameters(model)
+        info["t5_parameters"] = count_parameters(model)[1]
         info["final_loss"] = sum(history.losses[-20:]) / max(1, len(history.losses[-20:]))
         stages.update(1)
 
@@ -121,7 +119,7 @@ def _train_and_save(out: Path, *, seed: int, config: WorldBuildConfig, progress:
         info["classifier_accuracy"] = classifier_accuracy(
             classifier, reward_tokenizer, [r["text"] for r in tox_test], [r["label"] for r in tox_test]
         )
-        info["classifier_parameters"] = count_parameters(classifier)
+        info["classifier_parameters"] = count_parameters(classifier)[1]
         classifier.save_pretrained(out / REWARD_SUBDIR)
         reward_tokenizer.save_pretrained(out / REWARD_SUBDIR)
         seconds["classifier"] = time.perf_counter() - clock

@@ -15,17 +15,16 @@ has something real to learn. Deterministic for a seed and a thread count on one 
 
 from __future__ import annotations
 
-import contextlib
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import torch
 from tqdm.auto import tqdm
 from transformers import GenerationConfig, PreTrainedTokenizerBase, T5Config, T5ForConditionalGeneration
-from transformers.utils import logging as hf_logging
 
+from genai_labs.models import quiet_transformers
 from genai_labs.prompts import topic_prompt, training_prompt
 from genai_labs.world.tokenizer import sentinel_ids
 
@@ -90,35 +89,6 @@ class PretrainHistory:
     seconds: float = 0.0
 
 
-@contextlib.contextmanager
-def quiet_transformers() -> Iterator[None]:
-    """Silence transformers' info/warning logs and its load/save progress bars inside the block (all labs).
-
-    Loading the untied tiny T5 (like FLAN-T5 itself in transformers 5) logs a tied-weights warning.
-    """
-    verbosity = hf_logging.get_verbosity()
-    bars = hf_logging.is_progress_bar_enabled()
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        hf_logging.set_verbosity(verbosity)
-        if bars:
-            hf_logging.enable_progress_bar()
-
-
-@contextlib.contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """Run the block with ``n`` intra-op threads (bit-reproducible CPU training), then restore."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(max(1, n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def tiny_t5_config(tokenizer: PreTrainedTokenizerBase, arch: TinyT5Architecture = TinyT5Architecture()) -> T5Config:
     """A FLAN-T5-style config (gated-gelu, untied head) sized by ``arch`` for ``tokenizer``'s vocabulary."""
     return T5Config(
@@ -169,11 +139,6 @@ def build_tiny_t5(
         max_new_tokens=64,
     )
     return model
-
-
-def count_parameters(model: torch.nn.Module) -> int:
-    """Number of distinct parameters (an untied head counts once on its own)."""
-    return sum(p.numel() for p in model.parameters())
 
 
 # --------------------------------------------------------------------------------------------------
