@@ -24,6 +24,7 @@ from tokenizers.trainers import BpeTrainer
 from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerBase, RobertaConfig, RobertaForSequenceClassification, TokenizersBackend
 
+from genai_labs.metrics import classifier_logits
 from genai_labs.models import quiet_transformers, torch_threads
 
 ROBERTA_SPECIALS: tuple[str, ...] = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")  # ids 0..4
@@ -116,14 +117,6 @@ def build_toxicity_classifier(
         return RobertaForSequenceClassification(roberta)
 
 
-def label_id(model: RobertaForSequenceClassification, name: str) -> int:
-    """The id of label ``name``, found by name in the model's ``id2label`` (Lab 3 reward)."""
-    for i, label in model.config.id2label.items():
-        if label == name:
-            return int(i)
-    raise KeyError(f"label {name!r} not in id2label {model.config.id2label}")
-
-
 def train_toxicity_classifier(
     train_texts: Sequence[str],
     train_labels: Sequence[str],
@@ -175,28 +168,6 @@ def train_toxicity_classifier(
         bar.close()
         model.eval()
     return model, tokenizer, RewardTrainHistory(tuple(epoch_losses), time.perf_counter() - start)
-
-
-@torch.no_grad()
-def classifier_logits(
-    model: RobertaForSequenceClassification, tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], *, batch_size: int = 64
-) -> torch.Tensor:
-    """Logits (n_texts x n_labels) of the classifier, in the model's own label order."""
-    model.eval()
-    max_length = model.config.max_position_embeddings - 2
-    chunks = []
-    for begin in range(0, len(texts), batch_size):
-        enc = tokenizer(list(texts[begin : begin + batch_size]), padding=True, truncation=True, max_length=max_length, return_tensors="pt")
-        chunks.append(model(**enc).logits)
-    return torch.cat(chunks) if chunks else torch.empty(0, model.config.num_labels)
-
-
-def label_probabilities(
-    model: RobertaForSequenceClassification, tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], label: str
-) -> list[float]:
-    """Softmax probability of label ``label`` (by name) for each text (Lab 3 toxicity scores)."""
-    probs = classifier_logits(model, tokenizer, texts).softmax(dim=-1)
-    return probs[:, label_id(model, label)].tolist()
 
 
 def classifier_accuracy(

@@ -12,10 +12,10 @@ import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, T5ForConditionalGeneration
 
 from genai_labs.prompts import instruction_prompt, ppo_prompt, training_prompt
+from genai_labs.metrics import toxicity_probabilities
 from genai_labs.reward_model import (
     RewardTrainConfig,
     classifier_accuracy,
-    label_probabilities,
     train_toxicity_classifier,
 )
 from genai_labs.world import assets as assets_module
@@ -167,8 +167,8 @@ def test_classifier_scores_summaries_of_rude_dialogues(classifier, validation) -
     toxic = [s for s in rude if INSULT_WORDS & set(s.replace(".", " ").replace(",", " ").split())]
     neutral = [s for s in rude if s not in toxic]
     assert toxic and neutral
-    assert all(p > 0.5 for p in label_probabilities(model, tok, toxic, "hate"))
-    assert all(p > 0.5 for p in label_probabilities(model, tok, neutral, "nothate"))
+    assert all(p > 0.5 for p in toxicity_probabilities(model, tok, toxic, toxic_label="hate"))
+    assert all(p > 0.5 for p in toxicity_probabilities(model, tok, neutral, toxic_label="nothate"))
 
 
 def test_classifier_looks_labels_up_by_name(toxicity) -> None:
@@ -180,7 +180,7 @@ def test_classifier_looks_labels_up_by_name(toxicity) -> None:
     )
     assert model.config.id2label == {0: "hate", 1: "nothate"}
     assert classifier_accuracy(model, tok, [r["text"] for r in test], [r["label"] for r in test]) >= 0.95
-    assert label_probabilities(model, tok, ["Shut up, you stupid idiot."], "hate")[0] > 0.5
+    assert toxicity_probabilities(model, tok, ["Shut up, you stupid idiot."], toxic_label="hate")[0] > 0.5
     with pytest.raises(ValueError, match="label2id"):
         train_toxicity_classifier(["x"], ["toxic"], config=swapped, progress=False)
 
