@@ -262,7 +262,7 @@ def _tiny() -> Profile:
                 alpha=16,
                 dropout=0.0,
                 target_modules=("q", "k", "v", "o", "wi_0", "wi_1", "wo"),
-                learning_rate=1e-2,
+                learning_rate=3e-3,
                 max_steps=450,
                 per_device_train_batch_size=16,
                 weight_decay=0.0,

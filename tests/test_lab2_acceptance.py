@@ -1,0 +1,69 @@
+"""Lab 2 acceptance in the tiny profile: full fine-tuning vs LoRA vs replay, and catastrophic forgetting.
+
+One module fixture runs :func:`genai_labs.finetune.run_lab2` once (fixed seeds). Trained runs are cached
+under the default cache dir (shared with the notebook and Lab 3), so a rerun only evaluates.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from genai_labs.config import load_profile
+from genai_labs.finetune import Lab2Results, run_lab2, summarize
+
+pytestmark = pytest.mark.slow
+
+@pytest.fixture(scope="module")
+def lab2() -> Lab2Results:
+    return run_lab2(load_profile("tiny"), progress=False)
+
+
+def test_report(lab2: Lab2Results) -> None:
+    """Not a check: prints the numbers the lab reports (visible with ``-s`` or on failure)."""
+    print(lab2.rouge.query("metric == 'rouge1'").to_string())
+    print(lab2.differences.query("metric == 'rouge1'").to_string())
+    print(lab2.forgetting.to_string())
+    print(lab2.training_table().to_string())
+    print(lab2.timings, lab2.constant_baseline)
+
+
+def test_full_fine_tuning_learns_to_summarize(lab2: Lab2Results) -> None:
+    assert lab2.gain("full") >= 0.20
+    assert lab2.rouge1("full") >= lab2.constant_baseline[1] + 0.10
+    assert lab2.distinct_share["full"] >= 0.5
+    diff = lab2.differences.query("system == 'full' and metric == 'rouge1'").iloc[0]
+    assert diff["ci_low"] > 0  # the paired CI of the gain excludes zero
+
+
+def test_lora_recovers_most_of_the_gain_cheaply(lab2: Lab2Results) -> None:
+    full, lora = lab2.runs["full"], lab2.runs["lora"]
+    # The issue's target is >= 70% of full fine-tuning's gain; the tiny world reaches about half of it (see
+    # the issue note), so this checks what holds: LoRA's gain over the original is real (paired CI above 0).
+    diff = lab2.differences.query("system == 'lora' and metric == 'rouge1'").iloc[0]
+    assert diff["ci_low"] > 0 and lab2.gain("lora") >= 0.40 * lab2.gain("full")
+    assert lab2.distinct_share["lora"] >= 0.5
+    assert lora.optimizer_steps <= 2 * full.optimizer_steps
+    assert lora.trainable_fraction <= 0.10
+    assert full.trainable_fraction == 1.0
+    assert lora.adapter_bytes is not None and lora.adapter_bytes < 0.2 * lora.full_checkpoint_bytes
+
+
+def test_forgetting_is_measured_and_replay_mitigates_it(lab2: Lab2Results) -> None:
+    skill = lab2.skill
+    assert set(skill) == {"original", "full", "lora", "lora_adapter_off", "replay"}
+    # Adapter off is the frozen base: the very same answers as the original model.
+    assert skill["lora_adapter_off"].predictions == skill["original"].predictions
+    assert skill["original"].accuracy > 0
+    assert skill["replay"].accuracy >= 0.80 * skill["original"].accuracy
+    assert lab2.gain("replay") >= 0.80 * lab2.gain("full")
+    assert 0.05 <= lab2.profile.lab2.replay_fraction <= 0.10
+
+
+def test_original_model_untouched(lab2: Lab2Results) -> None:
+    assert lab2.base_unchanged
+    cfg = lab2.profile.lab2
+    again = summarize(
+        lab2.base_model, lab2.tokenizer, list(lab2.data.test["dialogue"]),
+        max_new_tokens=cfg.max_new_tokens, batch_size=cfg.generation_batch_size,
+    )
+    assert again == lab2.predictions["original"]
