@@ -1,0 +1,254 @@
+"""Fast unit tests of Lab 2's training code (genai_labs.finetune / genai_labs.forgetting) on a tiny random T5."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import datasets
+import pytest
+import torch
+
+from genai_labs.config import FineTuneConfig, LoraSettings
+from genai_labs.finetune import (
+    LABEL_PAD_ID,
+    add_lora,
+    atomic_save,
+    base_fingerprint,
+    last_complete_checkpoint,
+    lora_parameter_count,
+    make_collator,
+    mix_replay,
+    padding_cost,
+    skill_examples,
+    tokenize_for_training,
+    train_full,
+    train_lora,
+)
+from genai_labs.forgetting import normalize_answer
+from genai_labs.prompts import training_prompt
+
+DIALOGUES = [
+    "#Person1#: Hello, how can I help you?\n#Person2#: I'd like a ticket to Cambridge, please.",
+    "#Person1#: Hi Tom.\n#Person2#: Hi Anna. Shall we go to the cinema on Friday at eight o'clock?\n#Person1#: Sure.",
+    "#Person1#: Good morning. My armchair is late.\n#Person2#: Sorry, it will come tomorrow.",
+    "#Person1#: Can I borrow your bike?\n#Person2#: Yes, but bring it back on Sunday.\n#Person1#: Thanks, I will.",
+]
+SUMMARIES = [
+    "#Person2# buys a ticket to Cambridge.",
+    "Tom and Anna will go to the cinema on Friday.",
+    "#Person1#'s armchair is late and will come tomorrow.",
+    "#Person2# lends #Person1# a bike until Sunday.",
+]
+TOPICS = ["train ticket", "making plans", "late delivery", "borrowing things"]
+
+
+@pytest.fixture(scope="module")
+def tiny_tokenizer():
+    from genai_labs.world.tokenizer import TokenizerConfig, train_world_tokenizer
+
+    return train_world_tokenizer(DIALOGUES * 3 + SUMMARIES * 3 + TOPICS, TokenizerConfig(vocab_size=300, n_sentinels=4))
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tiny_tokenizer):
+    from genai_labs.world.pretraining import TinyT5Architecture, build_tiny_t5
+
+    arch = TinyT5Architecture(d_model=32, d_kv=8, d_ff=48, num_layers=1, num_decoder_layers=1, num_heads=2)
+    return build_tiny_t5(tiny_tokenizer, arch, seed=0).eval()
+
+
+@pytest.fixture(scope="module")
+def train_set():
+    rows = {"id": [f"t{i}" for i in range(16)], "dialogue": DIALOGUES * 4, "summary": SUMMARIES * 4, "topic": TOPICS * 4}
+    return datasets.Dataset.from_dict(rows)
+
+
+FAST = FineTuneConfig(
+    learning_rate=1e-2, max_steps=6, per_device_train_batch_size=4, weight_decay=0.0, logging_steps=2,
+    max_source_length=64, max_target_length=24, save_steps=2, save_total_limit=0,
+)
+FAST_LORA = LoraSettings(r=4, alpha=8, dropout=0.0, learning_rate=1e-2, max_steps=6, per_device_train_batch_size=4, logging_steps=2, save_steps=3)
+
+
+def _state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _logits(model, tokenizer, texts):
+    batch = tokenizer(texts, return_tensors="pt", padding=True)
+    with torch.no_grad():
+        return model(**batch, labels=batch["input_ids"]).logits
+
+
+# --------------------------------------------------------------------------------------------- preprocessing
+
+
+def test_tokenize_for_training_keeps_rows_unpadded(tiny_tokenizer, train_set):
+    tok = tokenize_for_training(train_set.select(range(4)), tiny_tokenizer, max_source_length=64, max_target_length=24)
+    assert tok.column_names == ["input_ids", "attention_mask", "labels"]
+    lengths = {len(ids) for ids in tok["input_ids"]}
+    assert len(lengths) > 1  # no padding: rows keep their own lengths
+    for ids, mask, labels in zip(tok["input_ids"], tok["attention_mask"], tok["labels"]):
+        assert ids[-1] == tiny_tokenizer.eos_token_id and labels[-1] == tiny_tokenizer.eos_token_id
+        assert tiny_tokenizer.pad_token_id not in ids and tiny_tokenizer.pad_token_id not in labels
+        assert all(m == 1 for m in mask)
+    assert tok["input_ids"][0] == tiny_tokenizer(training_prompt(DIALOGUES[0]))["input_ids"]
+
+
+def test_truncation_lengths(tiny_tokenizer, train_set):
+    tok = tokenize_for_training(train_set.select(range(4)), tiny_tokenizer, max_source_length=10, max_target_length=5)
+    assert max(len(x) for x in tok["input_ids"]) == 10 and max(len(x) for x in tok["labels"]) == 5
+
+
+def test_collator_pads_per_batch_and_masks_labels(tiny_tokenizer, tiny_model, train_set):
+    tok = tokenize_for_training(train_set.select(range(4)), tiny_tokenizer, max_source_length=64, max_target_length=24)
+    collator = make_collator(tiny_tokenizer, tiny_model)
+    features = [tok[i] for i in range(4)]
+    batch = collator(features)
+    longest_src = max(len(f["input_ids"]) for f in features)
+    longest_tgt = max(len(f["labels"]) for f in features)
+    assert batch["input_ids"].shape == (4, longest_src)  # dynamic: the batch's longest, not 512
+    assert batch["labels"].shape == (4, longest_tgt)
+    for row, f in enumerate(features):
+        n, m = len(f["input_ids"]), len(f["labels"])
+        assert batch["attention_mask"][row, :n].all() and not batch["attention_mask"][row, n:].any()
+        assert (batch["input_ids"][row, n:] == tiny_tokenizer.pad_token_id).all()
+        assert (batch["labels"][row, m:] == LABEL_PAD_ID).all()
+        assert (batch["labels"][row, :m] != LABEL_PAD_ID).all()
+    assert "decoder_input_ids" in batch and (batch["decoder_input_ids"][:, 0] == tiny_model.config.decoder_start_token_id).all()
+
+    # Padding never counts: the batch loss is the token-weighted mean of each example's own loss.
+    with torch.no_grad():
+        batch_loss = tiny_model(**batch).loss.item()
+        total = tokens = 0.0
+        for f in features:
+            single = collator([f])
+            total += tiny_model(**single).loss.item() * len(f["labels"])
+            tokens += len(f["labels"])
+    assert batch_loss == pytest.approx(total / tokens, rel=1e-4)
+
+
+def test_padding_cost_hand_checked():
+    tok = datasets.Dataset.from_dict(
+        {"input_ids": [[1] * 3, [1] * 5, [1] * 2], "attention_mask": [[1] * 3, [1] * 5, [1] * 2], "labels": [[1] * 2, [1], [1] * 4]}
+    )
+    cost = padding_cost(tok, pad_to=8, batch_size=2)
+    assert cost["needed_tokens"] == 10 + 7
+    assert cost["dynamic_tokens"] == 2 * (5 + 2) + 1 * (2 + 4)  # 20
+    assert cost["fixed_tokens"] == 3 * (8 + 8)  # 48
+    assert cost["dynamic_waste"] == pytest.approx(1 - 17 / 20)
+    assert cost["fixed_waste"] == pytest.approx(1 - 17 / 48)
+
+
+def test_mix_replay_share_and_columns(train_set):
+    skills = skill_examples(train_set)
+    assert skills[0]["target"] == TOPICS[0] and "What is the topic" in skills[0]["prompt"]
+    mixed = mix_replay(train_set, skills, 0.2, seed=0)
+    assert len(mixed) == 16 + 4  # 4 / 20 = 20% of the mixed set
+    assert mixed["task"].count("topic") == 4
+    assert set(mixed.column_names) == {"prompt", "target", "task"}
+    assert mixed["prompt"] == mix_replay(train_set, skills, 0.2, seed=0)["prompt"]  # seeded
+    assert len(mix_replay(train_set, skills, 0.0, seed=0)) == 16
+
+
+def test_normalize_answer():
+    assert normalize_answer("  Late delivery. ") == normalize_answer("late   delivery") == "late delivery"
+
+
+# --------------------------------------------------------------------------------------------- training
+
+
+def test_train_full_trains_a_copy(tiny_tokenizer, tiny_model, train_set, tmp_path):
+    before = _state(tiny_model)
+    fingerprint = base_fingerprint(tiny_model, tiny_tokenizer, DIALOGUES)
+    result = train_full(tiny_model, tiny_tokenizer, train_set, FAST, output_dir=tmp_path / "full", seed=0)
+    after = _state(tiny_model)
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert base_fingerprint(tiny_model, tiny_tokenizer, DIALOGUES) == fingerprint
+    assert not tiny_model.training
+    assert result.model is not tiny_model
+    assert any(not torch.equal(before[k], v) for k, v in result.model.state_dict().items())
+    assert result.optimizer_steps == 6 and result.trainable_params == result.total_params
+    assert result.optimizer_state_bytes >= 2 * 4 * result.trainable_params  # AdamW: two fp32 moments
+    losses = [row["loss"] for row in result.history if "loss" in row]
+    assert len(losses) == 3 and losses[-1] < losses[0]
+    assert (tmp_path / "full" / "final" / "config.json").is_file()
+    assert not (tmp_path / "full" / ".staging").exists()
+
+
+def test_train_lora_adapter_roundtrip(tiny_tokenizer, tiny_model, train_set, tmp_path):
+    before = _state(tiny_model)
+    result = train_lora(tiny_model, tiny_tokenizer, train_set, FAST_LORA, output_dir=tmp_path / "lora", seed=0, max_source_length=64, max_target_length=24)
+    assert all(torch.equal(before[k], v) for k, v in tiny_model.state_dict().items())
+    assert 0 < result.trainable_fraction < 0.2
+    assert (result.adapter_dir / "adapter_config.json").is_file()
+    assert result.adapter_bytes < result.full_checkpoint_bytes
+    base_logits = _logits(tiny_model, tiny_tokenizer, DIALOGUES)
+    on = _logits(result.model, tiny_tokenizer, DIALOGUES)
+    with result.model.disable_adapter():
+        off = _logits(result.model, tiny_tokenizer, DIALOGUES)
+    assert torch.equal(off, base_logits)  # adapter off == base exactly
+    assert not torch.allclose(on, base_logits)
+    torch.testing.assert_close(_logits(result.merged_model, tiny_tokenizer, DIALOGUES), on, rtol=1e-4, atol=1e-4)
+
+
+def test_lora_starts_as_identity(tiny_tokenizer, tiny_model):
+    wrapped = add_lora(tiny_model, LoraSettings(r=4, alpha=8), seed=0).eval()
+    assert torch.equal(_logits(wrapped, tiny_tokenizer, DIALOGUES), _logits(tiny_model, tiny_tokenizer, DIALOGUES))
+
+
+def test_resume_from_last_complete_checkpoint(tiny_tokenizer, tiny_model, train_set, tmp_path):
+    config = dataclasses.replace(FAST, save_steps=2)
+    reference = train_full(tiny_model, tiny_tokenizer, train_set, config, output_dir=tmp_path / "straight", seed=0)
+
+    run = tmp_path / "interrupted"
+    with pytest.raises(KeyboardInterrupt):
+        train_full(tiny_model, tiny_tokenizer, train_set, config, output_dir=run, seed=0, interrupt_after=5)
+    assert last_complete_checkpoint(run).name == "checkpoint-4"
+    (run / "checkpoint-9").mkdir()  # a half-written checkpoint (no trainer state) is never resumed from
+    assert last_complete_checkpoint(run).name == "checkpoint-4"
+    (run / "checkpoint-9").rmdir()
+
+    resumed = train_full(tiny_model, tiny_tokenizer, train_set, config, output_dir=run, seed=0)
+    assert resumed.resumed_from is not None and resumed.resumed_from.endswith("checkpoint-4")
+    assert resumed.optimizer_steps == 6
+    for (name, a), b in zip(reference.model.state_dict().items(), resumed.model.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_atomic_save_leaves_no_partial_folder(tmp_path):
+    target = tmp_path / "out"
+
+    def broken(folder):
+        (folder / "half.bin").write_bytes(b"x")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        atomic_save(broken, target)
+    assert not target.exists() and list(tmp_path.iterdir()) == []
+    atomic_save(lambda folder: (folder / "a.txt").write_text("1"), target)
+    atomic_save(lambda folder: (folder / "b.txt").write_text("2"), target)
+    assert sorted(p.name for p in target.iterdir()) == ["b.txt"]
+
+
+def test_lora_trainable_count_on_course_shaped_flan_t5_base():
+    """FLAN-T5-base (d_model 768, d_ff 2048, 12+12 layers, 12 heads, vocab 32128, untied): r=32 on q, v."""
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    from genai_labs.config import load_profile
+    from genai_labs.models import count_parameters, untie_lm_head
+
+    config = T5Config(
+        vocab_size=32128, d_model=768, d_ff=2048, d_kv=64, num_layers=12, num_decoder_layers=12, num_heads=12,
+        feed_forward_proj="gated-gelu", tie_word_embeddings=False, decoder_start_token_id=0, pad_token_id=0, eos_token_id=1,
+    )
+    settings = load_profile("course").lab2.lora
+    assert (settings.r, settings.alpha, settings.target_modules, settings.dropout) == (32, 32, ("q", "v"), 0.05)
+    torch.manual_seed(0)
+    base = untie_lm_head(T5ForConditionalGeneration(config))  # transformers 5 ties on init; FLAN-T5 is untied
+    assert count_parameters(base) == (247_577_856, 247_577_856)
+    peft_model = add_lora(base, settings, seed=0)
+    trainable, total = count_parameters(peft_model)
+    assert trainable == lora_parameter_count(config, settings) == 3_538_944
+    assert total == 247_577_856 + 3_538_944
+    assert round(100 * trainable / total, 2) == 1.41
