@@ -188,9 +188,11 @@ def starting_policy(profile: Any, base_model: Any, tokenizer: Any, *, progress: 
     from peft import PeftModel
 
     from genai_labs.finetune import lora_adapter_path
+    from genai_labs.models import quiet_transformers
 
     path = profile.lab3.adapter_path or lora_adapter_path(profile, progress=progress)
-    return PeftModel.from_pretrained(copy.deepcopy(base_model), str(path), is_trainable=True)
+    with quiet_transformers():
+        return PeftModel.from_pretrained(copy.deepcopy(base_model), str(path), is_trainable=True)
 
 
 def quality_price(policy: Any, tokenizer: Any, prompts: PromptSets, profile: Any, *, batch_size: int = 64) -> pd.DataFrame:

@@ -37,16 +37,19 @@ def course_standins(tmp_path_factory: pytest.TempPathFactory, world_assets) -> d
     import torch
     from transformers import AutoTokenizer, RobertaConfig, RobertaForSequenceClassification, T5Config, T5ForConditionalGeneration
 
+    from genai_labs.models import quiet_transformers
+
     root = tmp_path_factory.mktemp("course_standins")
     torch.manual_seed(0)
     t5_config = T5Config(
         vocab_size=32128, d_model=768, d_ff=2048, d_kv=64, num_layers=12, num_decoder_layers=12, num_heads=12,
         feed_forward_proj="gated-gelu", dropout_rate=0.1, decoder_start_token_id=0, pad_token_id=0, eos_token_id=1,
+        tie_word_embeddings=False,  # FLAN-T5 (T5 v1.1): no decoder-output scaling, lm_head untied below
     )
-    t5_config.tie_word_embeddings = False
     t5 = T5ForConditionalGeneration(t5_config)
     t5.lm_head.weight = torch.nn.Parameter(t5.shared.weight.detach().clone() * 0.5)
-    t5.save_pretrained(root / "flan-t5-base")
+    with quiet_transformers():
+        t5.save_pretrained(root / "flan-t5-base")
     AutoTokenizer.from_pretrained(world_assets.t5_dir).save_pretrained(root / "flan-t5-base")
     del t5
 
@@ -55,6 +58,7 @@ def course_standins(tmp_path_factory: pytest.TempPathFactory, world_assets) -> d
         max_position_embeddings=514, type_vocab_size=1, pad_token_id=1, num_labels=2,
         id2label={0: "nothate", 1: "hate"}, label2id={"nothate": 0, "hate": 1},
     )
-    RobertaForSequenceClassification(rb_config).save_pretrained(root / "roberta-hate")
+    with quiet_transformers():
+        RobertaForSequenceClassification(rb_config).save_pretrained(root / "roberta-hate")
     AutoTokenizer.from_pretrained(world_assets.reward_dir).save_pretrained(root / "roberta-hate")
     return {"model": root / "flan-t5-base", "reward_model": root / "roberta-hate"}

@@ -1,0 +1,58 @@
+"""Model loading (genai_labs.models): the tiny world, course-shaped stand-ins through the hub-id code path, offline errors."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from genai_labs.config import load_profile
+from genai_labs.models import count_parameters, load_reward_model, load_seq2seq
+from genai_labs.sources import SourceUnavailableError
+
+
+def test_tiny_loads_fresh_untied_instances() -> None:
+    profile = load_profile("tiny", env={})
+    first, tokenizer = load_seq2seq(profile)
+    second, _ = load_seq2seq(profile)
+    assert first is not second and not first.training
+    assert first.lm_head.weight.data_ptr() != first.shared.weight.data_ptr()
+    with torch.no_grad():
+        first.lm_head.weight.zero_()  # mutating one instance leaves the other alone
+    assert second.lm_head.weight.abs().sum() > 0
+    assert tokenizer.pad_token_id == 0 and tokenizer.eos_token_id == 1
+
+
+def test_tiny_reward_model_labels() -> None:
+    classifier, _ = load_reward_model(load_profile("tiny", env={}))
+    assert classifier.config.id2label == {0: "nothate", 1: "hate"}
+
+
+def test_course_shaped_standins_load_through_the_same_functions(course_standins: dict[str, Path]) -> None:
+    profile = load_profile("course", env={}, model=str(course_standins["model"]), reward_model=str(course_standins["reward_model"]))
+    model, tokenizer = load_seq2seq(profile)
+    assert count_parameters(model) == (247_577_856, 247_577_856)  # flan-t5-base, as the course prints
+    assert model.lm_head.weight.data_ptr() != model.shared.weight.data_ptr()
+    assert torch.allclose(model.lm_head.weight, model.shared.weight * 0.5)  # the checkpoint's own untied head
+    classifier, classifier_tokenizer = load_reward_model(profile)
+    assert classifier.config.id2label == {0: "nothate", 1: "hate"}
+    logits = classifier(**classifier_tokenizer(["I didn't like the movie."], return_tensors="pt")).logits
+    assert logits.shape == (1, 2)
+    del model, classifier
+
+
+def test_hub_model_offline_fails_fast(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    started = time.perf_counter()
+    with pytest.raises(SourceUnavailableError, match="google/flan-t5-base.*field 'model'"):
+        load_seq2seq(load_profile("course", env={}))
+    with pytest.raises(SourceUnavailableError, match="roberta-hate-speech.*field 'reward_model'"):
+        load_reward_model(load_profile("course", env={}))
+    assert time.perf_counter() - started < 5
+
+
+def test_missing_local_model_folder(tmp_path: Path) -> None:
+    with pytest.raises(SourceUnavailableError, match="does not exist"):
+        load_seq2seq(load_profile("course", env={}, model=str(tmp_path / "missing")))
