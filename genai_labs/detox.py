@@ -208,10 +208,11 @@ def quality_price(policy: Any, tokenizer: Any, prompts: PromptSets, profile: Any
     ppo = generate_texts(policy, tokenizer, prompts.eval_prompts, settings, batch_size=batch_size, progress=False)
     systems = {"reference": reference, "ppo": ppo}
     table = rouge_table(systems, prompts.eval_references, seed=profile.seed).pivot(index="system", columns="metric", values="mean")
+    table = table.loc[["reference", "ppo"]]
     diff = rouge_differences(systems, prompts.eval_references, baseline="reference", seed=profile.seed)
     row = diff[diff.metric == "rouge1"].iloc[0]
     table["rouge1 change (95% CI)"] = ["", f"{row['diff']:+.4f} ({row['ci_low']:+.4f} .. {row['ci_high']:+.4f})"]
-    return table.loc[["reference", "ppo"]]
+    return table
 
 
 @dataclass
