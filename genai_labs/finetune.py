@@ -50,7 +50,7 @@ from transformers.trainer_callback import PrinterCallback
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
 
 from genai_labs.config import FineTuneConfig, LoraSettings
-from genai_labs.models import count_parameters, quiet_transformers
+from genai_labs.models import count_parameters, quiet_transformers, set_dropout
 from genai_labs.prompts import topic_prompt, training_prompt
 
 LABEL_PAD_ID = -100
@@ -520,15 +520,6 @@ def _run_trainer(
     return trainer, info
 
 
-def set_dropout(model: torch.nn.Module, rate: float) -> None:
-    """Set every dropout layer's probability (and the config's ``dropout_rate``) of a model (Lab 2)."""
-    for module in model.modules():
-        if isinstance(module, torch.nn.Dropout):
-            module.p = rate
-    if hasattr(model, "config") and hasattr(model.config, "dropout_rate"):
-        model.config.dropout_rate = rate
-
-
 def _history(trainer: Trainer, method: str) -> list[dict[str, Any]]:
     return [{"method": method, **entry} for entry in trainer.state.log_history]
 
@@ -603,6 +594,7 @@ def lora_config(settings: LoraSettings) -> Any:
         r=settings.r,
         lora_alpha=settings.alpha,
         target_modules=list(settings.target_modules),
+        modules_to_save=list(settings.modules_to_save) or None,
         lora_dropout=settings.dropout,
         bias=settings.bias,
         task_type=TaskType.SEQ_2_SEQ_LM,
@@ -700,7 +692,7 @@ def train_lora(
     )
     peft_model.eval()
     with quiet_transformers():
-        adapter_dir = atomic_save(lambda tmp: peft_model.save_pretrained(tmp), output_dir / FINAL_DIR)
+        adapter_dir = atomic_save(lambda tmp: peft_model.save_pretrained(tmp, save_embedding_layers=False), output_dir / FINAL_DIR)
     reloaded = load_lora(base_model, adapter_dir)
     return TrainResult(
         method=method,

@@ -197,3 +197,19 @@ def parameter_table_row(name: str, model: torch.nn.Module) -> dict[str, object]:
     """One row of a trainable-parameters table: name, trainable, total, percent (Labs 2-3)."""
     trainable, total = count_parameters(model)
     return {"model": name, "trainable": trainable, "total": total, "trainable %": round(100 * trainable / total, 2)}
+
+
+def set_dropout(model: torch.nn.Module, rate: float, *, attention: bool = False) -> None:
+    """Set every dropout layer's probability (and the config's ``dropout_rate``) of a model.
+
+    T5's attention applies a second dropout to its attention weights from a plain float attribute; ``attention``
+    sets that one too. Lab 2's trainings and the world's pre-training leave it at the model's own rate (their
+    weights were trained that way); Lab 3's PPO turns every dropout off, so its ratios compare the same function.
+    """
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = rate
+        elif attention and isinstance(getattr(module, "dropout", None), float):
+            module.dropout = rate
+    if hasattr(model, "config") and hasattr(model.config, "dropout_rate"):
+        model.config.dropout_rate = rate

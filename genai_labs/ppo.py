@@ -32,6 +32,7 @@ from peft.utils import get_peft_model_state_dict, set_peft_model_state_dict
 from torch import nn
 
 from genai_labs.config import PPOConfig
+from genai_labs.models import set_dropout
 from genai_labs.value_head import (
     REFERENCE_ADAPTER,
     ValueHead,
@@ -348,7 +349,8 @@ class Seq2SeqPPO:
 
     ``model`` is a ``PeftModel`` over ``T5ForConditionalGeneration``; its active adapter is trained. A frozen copy of
     that adapter is added as ``reference_adapter`` (the reference policy) unless it already exists.
-    ``reward_fn(prompts, responses)`` returns one score per response. Constructing the trainer seeds torch with
+    ``reward_fn(prompts, responses)`` returns one score per response. With ``config.disable_dropout`` the policy's
+    dropout is switched off (in place), as trl does. Constructing the trainer seeds torch with
     ``config.seed`` (like the old trl ``PPOTrainer``).
     """
 
@@ -379,6 +381,8 @@ class Seq2SeqPPO:
         model.set_adapter(self.adapter_name)  # trained adapter active and trainable, reference frozen
         for param in adapter_parameters(model, reference_adapter).values():
             param.requires_grad_(False)
+        if config.disable_dropout:
+            set_dropout(model, 0.0, attention=True)  # otherwise train-mode log-probs differ from the rollout's: noisy ratios and clipping
         self.value_head = value_head if value_head is not None else value_head_for(model, config.value_head_dropout)
         self.value_head.to(self.device)
         params = [p for p in model.parameters() if p.requires_grad] + list(self.value_head.parameters())
@@ -621,8 +625,8 @@ class Seq2SeqPPO:
         return {
             "format": CHECKPOINT_FORMAT,
             "step": self.step_count,
-            "adapter": get_peft_model_state_dict(self.model, adapter_name=self.adapter_name),
-            "reference_adapter": get_peft_model_state_dict(self.model, adapter_name=self.reference_adapter),
+            "adapter": get_peft_model_state_dict(self.model, adapter_name=self.adapter_name, save_embedding_layers=False),
+            "reference_adapter": get_peft_model_state_dict(self.model, adapter_name=self.reference_adapter, save_embedding_layers=False),
             "value_head": self.value_head.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "kl_ctl": self.kl_ctl.state_dict(),
@@ -656,7 +660,7 @@ class Seq2SeqPPO:
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
         try:
             torch.save(self.state_dict(), tmp / CHECKPOINT_FILE)
-            self.model.save_pretrained(tmp / "adapter", selected_adapters=[self.adapter_name])
+            self.model.save_pretrained(tmp / "adapter", selected_adapters=[self.adapter_name], save_embedding_layers=False)
             old = None
             if target.exists():
                 old = target.parent / f".{target.name}.old-{os.getpid()}-{time.time_ns()}"

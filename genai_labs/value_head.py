@@ -61,7 +61,7 @@ def add_reference_adapter(model: PeftModel, name: str = REFERENCE_ADAPTER, *, so
         raise ValueError(f"The reference adapter needs its own name; {name!r} is the trained adapter.")
     if name not in model.peft_config:
         model.add_adapter(name, model.peft_config[source])
-    weights = get_peft_model_state_dict(model, adapter_name=source)
+    weights = get_peft_model_state_dict(model, adapter_name=source, save_embedding_layers=False)
     result = set_peft_model_state_dict(model, weights, adapter_name=name)
     missing = [k for k in result.missing_keys if f".{name}." in k or k.endswith(f".{name}")]
     if missing:
@@ -73,9 +73,10 @@ def add_reference_adapter(model: PeftModel, name: str = REFERENCE_ADAPTER, *, so
 
 
 def adapter_parameters(model: PeftModel, adapter_name: str) -> dict[str, nn.Parameter]:
-    """Lab 3: the parameters that belong to one named LoRA adapter (``...lora_A.<name>.weight`` etc.)."""
+    """Lab 3: the parameters of one named adapter: its LoRA matrices (``...lora_A.<name>.weight`` etc.) and its
+    fully trained module copies (``...modules_to_save.<name>.weight``, e.g. the tiny profile's layer norms)."""
     tag = f".{adapter_name}."
-    return {n: p for n, p in model.named_parameters() if tag in n and "lora_" in n}
+    return {n: p for n, p in model.named_parameters() if tag in n and ("lora_" in n or "modules_to_save" in n)}
 
 
 @contextmanager

@@ -37,10 +37,9 @@ def test_full_fine_tuning_learns_to_summarize(lab2: Lab2Results) -> None:
 
 def test_lora_recovers_most_of_the_gain_cheaply(lab2: Lab2Results) -> None:
     full, lora = lab2.runs["full"], lab2.runs["lora"]
-    # The issue's target is >= 70% of full fine-tuning's gain; the tiny world reaches about half of it (see
-    # the issue note), so this checks what holds: LoRA's gain over the original is real (paired CI above 0).
+    # LoRA recovers >= 70% of full fine-tuning's ROUGE-1 gain, and that gain is real (paired CI above 0).
     diff = lab2.differences.query("system == 'lora' and metric == 'rouge1'").iloc[0]
-    assert diff["ci_low"] > 0 and lab2.gain("lora") >= 0.40 * lab2.gain("full")
+    assert diff["ci_low"] > 0 and lab2.gain("lora") >= 0.70 * lab2.gain("full"), (lab2.gain("lora"), lab2.gain("full"))
     assert lab2.distinct_share["lora"] >= 0.5
     assert lora.optimizer_steps <= 2 * full.optimizer_steps
     assert lora.trainable_fraction <= 0.10

@@ -28,14 +28,13 @@ def test_toxicity_falls_by_a_third_with_a_ci_excluding_zero(runs: dict[int, Deto
     assert runs[0].reward_accuracy is not None and runs[0].reward_accuracy >= 0.95
 
 
-def test_quality_price_is_measured(runs: dict[int, DetoxResult]) -> None:
-    """The issue's target is a ROUGE-1 drop <= 0.05; the tiny world does not meet it yet (see the issue note).
-
-    This checks that the price is measured on the held-out prompts for both adapters, with a paired CI.
-    """
+def test_quality_price_is_small(runs: dict[int, DetoxResult]) -> None:
+    """ROUGE-1 of greedy test summaries drops by at most 0.05 (reference adapter vs PPO adapter), with a paired CI."""
     quality = runs[0].quality
     assert list(quality.index) == ["reference", "ppo"] and quality["rouge1"].between(0, 1).all()
+    assert quality.loc["reference", "rouge1"] - quality.loc["ppo", "rouge1"] <= 0.05, quality
     assert "(" in quality.loc["ppo", "rouge1 change (95% CI)"]
+    assert runs[0].history["kl_ref"].iloc[-1] < 6.0  # the KL penalty held the policy near its reference
 
 
 def test_three_seeds_all_show_the_fall(runs: dict[int, DetoxResult]) -> None:

@@ -76,7 +76,8 @@ def tokenizer() -> PreTrainedTokenizerFast:
     return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>")
 
 
-def tiny_policy(seed: int = 0, lora_dropout: float = 0.0) -> PeftModel:
+def tiny_policy(seed: int = 0, lora_dropout: float = 0.0, dropout_rate: float = 0.0,
+                modules_to_save: list[str] | None = None) -> PeftModel:
     """A random 1+1-layer T5 (d_model 32, vocab 64) with LoRA on q, v, o."""
     torch.manual_seed(seed)
     config = T5Config(
@@ -87,12 +88,13 @@ def tiny_policy(seed: int = 0, lora_dropout: float = 0.0) -> PeftModel:
         num_layers=1,
         num_decoder_layers=1,
         num_heads=4,
-        dropout_rate=0.0,
+        dropout_rate=dropout_rate,
         decoder_start_token_id=0,
         pad_token_id=0,
         eos_token_id=1,
     )
-    lora = LoraConfig(r=8, lora_alpha=16, target_modules=["q", "v", "o"], lora_dropout=lora_dropout)
+    lora = LoraConfig(r=8, lora_alpha=16, target_modules=["q", "v", "o"], lora_dropout=lora_dropout,
+                      modules_to_save=modules_to_save)
     with warnings.catch_warnings():  # peft probes a deprecated transformers property
         warnings.simplefilter("ignore")
         return get_peft_model(T5ForConditionalGeneration(config), lora)
@@ -293,6 +295,40 @@ def test_kl_is_exactly_zero_when_policy_equals_reference(tokenizer: PreTrainedTo
             ref_again, _, _ = policy_forward(model, trainer.value_head, *args)
     assert torch.equal(ref_again, ref_logprobs)
     assert not torch.allclose(moved, ref_logprobs)
+
+
+def test_reference_copies_fully_trained_modules_and_freezes_them(tokenizer: PreTrainedTokenizerFast) -> None:
+    """The tiny profile's adapter also trains layer norms (peft ``modules_to_save``): the reference must copy them."""
+    model = tiny_policy(modules_to_save=["layer_norm", "final_layer_norm"])
+    with torch.no_grad():
+        for param in adapter_parameters(model, "default").values():
+            param.add_(0.3 * torch.randn_like(param))
+    trainer = Seq2SeqPPO(model, tokenizer, toy_reward, TOY_CONFIG)
+    trained, reference = adapter_parameters(model, "default"), adapter_parameters(model, REFERENCE_ADAPTER)
+    assert any("modules_to_save" in name for name in reference)
+    assert len(trained) == len(reference) and not any(p.requires_grad for p in reference.values())
+    for name, param in trained.items():
+        assert torch.equal(param, reference[name.replace(".default.", f".{REFERENCE_ADAPTER}.")]), name
+    optimised = {id(p) for g in trainer.optimizer.param_groups for p in g["params"]}
+    assert not optimised & {id(p) for p in reference.values()}
+
+
+def test_dropout_is_disabled_so_training_logprobs_match_the_rollout(tokenizer: PreTrainedTokenizerFast) -> None:
+    model = tiny_policy(dropout_rate=0.3, lora_dropout=0.2)
+    trainer = Seq2SeqPPO(model, tokenizer, toy_reward, TOY_CONFIG)
+    assert all(m.p == 0.0 for m in model.modules() if isinstance(m, torch.nn.Dropout))
+    assert all(m.dropout == 0.0 for m in model.modules() if isinstance(getattr(m, "dropout", None), float))
+    roll = trainer.generate(PROMPTS[:4])
+    args = (roll.input_ids, roll.attention_mask, roll.decoder_ids, roll.response_mask)
+    with torch.no_grad():
+        model.eval()
+        rollout_logprobs, _, _ = policy_forward(model, trainer.value_head, *args)
+        model.train()
+        train_logprobs, _, _ = policy_forward(model, trainer.value_head, *args)
+    assert torch.allclose(train_logprobs, rollout_logprobs)  # the first PPO ratio is exactly 1, not dropout noise
+    kept = tiny_policy(dropout_rate=0.3)
+    Seq2SeqPPO(kept, tokenizer, toy_reward, replace(TOY_CONFIG, disable_dropout=False))
+    assert any(m.p == 0.3 for m in kept.modules() if isinstance(m, torch.nn.Dropout))
 
 
 def test_parameter_breakdown_and_memory_report(tokenizer: PreTrainedTokenizerFast) -> None:

@@ -24,7 +24,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import GenerationConfig, PreTrainedTokenizerBase, T5Config, T5ForConditionalGeneration
 
-from genai_labs.models import quiet_transformers
+from genai_labs.models import quiet_transformers, set_dropout
 from genai_labs.prompts import topic_prompt, training_prompt
 from genai_labs.world.tokenizer import sentinel_ids
 
@@ -269,12 +269,6 @@ def example_mean_loss(model: T5ForConditionalGeneration, batch: Mapping[str, tor
     return ((token_loss * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)).mean()
 
 
-def _set_dropout(model: torch.nn.Module, p: float) -> None:
-    for module in model.modules():
-        if isinstance(module, torch.nn.Dropout):
-            module.p = p
-
-
 def pretrain_t5(
     model: T5ForConditionalGeneration,
     tokenizer: PreTrainedTokenizerBase,
@@ -306,7 +300,7 @@ def pretrain_t5(
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
     saved_dropout = model.config.dropout_rate
-    _set_dropout(model, config.dropout_rate)
+    set_dropout(model, config.dropout_rate)
     model.train()
     losses: list[float] = []
     bar = tqdm(range(config.steps), desc="pre-training tiny T5", disable=not progress, leave=False)
@@ -324,7 +318,7 @@ def pretrain_t5(
                 bar.set_postfix(loss=f"{sum(losses[-10:]) / 10:.3f}")
     finally:
         bar.close()
-        _set_dropout(model, saved_dropout)
+        set_dropout(model, saved_dropout)
         model.eval()
     return PretrainHistory(losses=tuple(losses), seconds=time.perf_counter() - start)
 
