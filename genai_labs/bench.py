@@ -81,7 +81,7 @@ QUICK_ROBERTA = RobertaShape(hidden_size=32, num_hidden_layers=1, num_attention_
 class GenerationBench:
     """Benchmark 1: batched vs one-by-one greedy summaries (Lab 1's ``max_new_tokens=50``)."""
 
-    n_dialogues: int = 16
+    n_dialogues: int = 32  # two batches: length sorting has lengths to group
     batch_size: int = 16
     max_new_tokens: int = 50
     goal_speedup: float = 5.0
@@ -108,6 +108,9 @@ class FullVsLoraBench:
     full: FineTuneConfig = field(default_factory=FineTuneConfig)
     lora: LoraSettings = field(default_factory=lambda: LoraSettings(r=32, alpha=32, target_modules=("q", "v")))
     goal_memory_ratio: float = 0.6
+    # also measure both with gradient checkpointing (activations recomputed in the backward pass): LoRA saves the
+    # weights' gradients and optimizer state, not activations, so its share depends on how much activations weigh
+    with_gradient_checkpointing: bool = True
 
 
 @dataclass(frozen=True)
@@ -562,9 +565,12 @@ def bench_training_input(config: SuiteConfig) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------------
 
 
-def finetune_variant(config: SuiteConfig, method: str) -> dict[str, Any]:
+def finetune_variant(config: SuiteConfig, method: str, *, gradient_checkpointing: bool = False) -> dict[str, Any]:
     """Run in a fresh process: build the model, set up ``method`` ("full" or "lora"), take AdamW steps on
-    dynamically padded batches; returns step time, peak memory and optimizer-state size."""
+    dynamically padded batches; returns step time, peak memory and optimizer-state size.
+
+    ``gradient_checkpointing`` keeps only each block's input for the backward pass and recomputes the rest
+    (non-reentrant checkpointing, which needs no input gradients under a frozen LoRA base)."""
     from genai_labs.finetune import _optimizer_state_bytes, add_lora, make_collator, tokenize_for_training
     from genai_labs.models import count_parameters
 
@@ -575,6 +581,9 @@ def finetune_variant(config: SuiteConfig, method: str) -> dict[str, Any]:
     tokenized = tokenize_for_training(_training_dataset(n, tokenizer, config.max_prompt_tokens), tokenizer)
     rss_start = rss_bytes()
     model = build_t5(config.t5, tokenizer, seed=config.seed, device=config.device, dtype=config.dtype)
+    if gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.config.use_cache = False
     if method == "full":
         for parameter in model.parameters():
             parameter.requires_grad_(True)
@@ -593,18 +602,21 @@ def finetune_variant(config: SuiteConfig, method: str) -> dict[str, Any]:
         torch.cuda.reset_peak_memory_stats(device)
         cuda_ready = torch.cuda.memory_allocated(device)
     seconds: list[float] = []
+    losses: list[float] = []
     flops = 0.0
     for step in range(cfg.timed_steps + 1):
         batch = collator([tokenized[i] for i in range(step * cfg.batch_size, (step + 1) * cfg.batch_size)])
         with Timer() as t:
-            _train_step(model, batch, optimizer)
+            losses.append(_train_step(model, batch, optimizer))
         if step:
             seconds.append(t.wall_s)
             flops += 3 * t5_forward_flops(model.config, cfg.batch_size, batch["input_ids"].shape[1], batch["labels"].shape[1])
     trainable, total = count_parameters(model)
     out: dict[str, Any] = {
         "method": method,
+        "gradient_checkpointing": gradient_checkpointing,
         "seconds_per_step": sum(seconds) / len(seconds),
+        "losses": losses,
         "optimizer_state_bytes": _optimizer_state_bytes(optimizer),
         "trainable_params": trainable,
         "total_params": total,
@@ -625,9 +637,9 @@ def finetune_variant(config: SuiteConfig, method: str) -> dict[str, Any]:
     return out
 
 
-def _run_worker(config: SuiteConfig, method: str) -> dict[str, Any]:
+def _run_worker(config: SuiteConfig, method: str, gradient_checkpointing: bool = False) -> dict[str, Any]:
     """:func:`finetune_variant` in a fresh Python process; its result comes back as the last stdout line."""
-    payload = json.dumps({"method": method, "config": asdict(config)})
+    payload = json.dumps({"method": method, "gradient_checkpointing": gradient_checkpointing, "config": asdict(config)})
     proc = subprocess.run(
         [sys.executable, "-m", "genai_labs.bench", WORKER_FLAG, payload],
         stdout=subprocess.PIPE, stderr=None, text=True, check=False,
@@ -635,25 +647,35 @@ def _run_worker(config: SuiteConfig, method: str) -> dict[str, Any]:
     if proc.returncode != 0:
         raise RuntimeError(f"full_vs_lora worker ({method}) failed with exit code {proc.returncode}; its stderr is above.")
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    print(f"[bench] full_vs_lora {method}: {json.dumps(result)}", file=sys.stderr, flush=True)
+    print(f"[bench] full_vs_lora {method}{' (checkpointed)' if gradient_checkpointing else ''}: {json.dumps(result)}",
+          file=sys.stderr, flush=True)
     return result
 
 
-def bench_full_vs_lora(config: SuiteConfig) -> dict[str, Any]:
-    """Full fine-tuning vs LoRA: time per AdamW step, peak training memory, optimizer state (fresh process each)."""
+def _compare_full_lora(config: SuiteConfig, gradient_checkpointing: bool) -> dict[str, Any]:
     cfg = config.full_vs_lora
-    full = _run_worker(config, "full")
-    lora = _run_worker(config, "lora")
+    full = _run_worker(config, "full", gradient_checkpointing)
+    lora = _run_worker(config, "lora", gradient_checkpointing)
     ratio = lora["peak_memory_bytes"] / full["peak_memory_bytes"] if full["peak_memory_bytes"] else float("nan")
     return _result(
         "peak training memory (bytes)", full["peak_memory_bytes"], lora["peak_memory_bytes"], ratio,
         f"LoRA <= {cfg.goal_memory_ratio:.0%} of full", ratio <= cfg.goal_memory_ratio, ratio_unit="%",
         full=full, lora=lora, batch_size=cfg.batch_size, timed_steps=cfg.timed_steps,
+        gradient_checkpointing=gradient_checkpointing,
         step_time_ratio=lora["seconds_per_step"] / full["seconds_per_step"],
         optimizer_state_ratio=lora["optimizer_state_bytes"] / full["optimizer_state_bytes"],
         lora_settings={"r": cfg.lora.r, "alpha": cfg.lora.alpha, "target_modules": list(cfg.lora.target_modules)},
         dtype=config.dtype,
     )
+
+
+def bench_full_vs_lora(config: SuiteConfig) -> dict[str, Any]:
+    """Full fine-tuning vs LoRA: time per AdamW step, peak training memory, optimizer state (fresh process each),
+    as the course trains (activations kept) and, when configured, both with gradient checkpointing."""
+    result = _compare_full_lora(config, gradient_checkpointing=False)
+    if config.full_vs_lora.with_gradient_checkpointing:
+        result["checkpointed"] = _compare_full_lora(config, gradient_checkpointing=True)
+    return result
 
 
 # --------------------------------------------------------------------------------------------------
@@ -769,8 +791,11 @@ def _rows(name: str, result: dict[str, Any]) -> list[str]:
         rows.append("| gpu: MFU | " + ", ".join(f"{k} {v:.1%}" for k, v in mfu.items() if isinstance(v, float)) + " | | | | | |")
         return rows
     ratio = "-" if result["ratio"] is None else f"{result['ratio']:.0%}" if result.get("ratio_unit") == "%" else f"{result['ratio']:.2f}x"
-    return [f"| {name} | {result['metric']} | {_fmt(float(result['baseline']))} | {_fmt(float(result['package']))} | {ratio} | "
+    rows = [f"| {name} | {result['metric']} | {_fmt(float(result['baseline']))} | {_fmt(float(result['package']))} | {ratio} | "
             f"{result['goal']} | {_fmt(result['met'])} |"]
+    if "checkpointed" in result:
+        rows += _rows(f"{name} (both with gradient checkpointing)", result["checkpointed"])
+    return rows
 
 
 def markdown_table(results: dict[str, Any]) -> str:
@@ -803,6 +828,12 @@ def details_markdown(results: dict[str, Any]) -> str:
                      f"({f['step_time_ratio']:.2f}x); optimizer state {_size(f['full']['optimizer_state_bytes'])} vs "
                      f"{_size(f['lora']['optimizer_state_bytes'])} ({f['optimizer_state_ratio']:.2%}); trainable params "
                      f"{f['full']['trainable_params']:,} vs {f['lora']['trainable_params']:,}.")
+        if "metric" in f.get("checkpointed", {}):
+            c = f["checkpointed"]
+            lines.append(f"- full vs LoRA, both with gradient checkpointing: peak {_size(c['full']['peak_memory_bytes'])} vs "
+                         f"{_size(c['lora']['peak_memory_bytes'])} ({c['ratio']:.0%}); s/step {c['full']['seconds_per_step']:.2f} vs "
+                         f"{c['lora']['seconds_per_step']:.2f} (recomputation costs {c['full']['seconds_per_step'] / f['full']['seconds_per_step'] - 1:+.0%} "
+                         f"and {c['lora']['seconds_per_step'] / f['lora']['seconds_per_step'] - 1:+.0%} step time).")
     if "metric" in b.get("ppo_step", {}):
         p = b["ppo_step"]
         br = p["breakdown"]
@@ -890,7 +921,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == [WORKER_FLAG]:
         payload = json.loads(argv[1])
-        result = finetune_variant(_config_from_dict(payload["config"]), payload["method"])
+        result = finetune_variant(_config_from_dict(payload["config"]), payload["method"],
+                                  gradient_checkpointing=bool(payload.get("gradient_checkpointing", False)))
         print(json.dumps(plain(result)), flush=True)
         return 0
     import argparse

@@ -5,7 +5,7 @@ world on a laptop CPU in minutes, ``course`` runs the real FLAN-T5 / DialogSum /
 models of the original course, ``laptop`` is the course on ``google/flan-t5-small`` with small samples.
 
 Select with ``GENAI_LABS_PROFILE`` or ``load_profile("course")``. Every field can be overridden with
-keyword arguments (nested fields with a double underscore, ``lab2__lora_r=8``) or environment variables
+keyword arguments (nested fields with a double underscore, ``lab2__lora__r=8``) or environment variables
 (``GENAI_LABS_DATASET=../shared/datasets/dialogsum``, ``GENAI_LABS_LAB2__LORA_R=8``).
 """
 
@@ -62,6 +62,7 @@ class FineTuneConfig:
     save_steps: int = 500  # checkpoint every N optimizer steps (0 = none); interrupted runs resume from the last
     save_total_limit: int = 2  # checkpoints kept per run (0 = all)
     dropout_rate: float | None = None  # None: the model's own (FLAN-T5: 0.1); the tiny model trains faster without
+    train_sampling_strategy: str = "random"  # or "group_by_length": less padding (tiny: 11% lower ROUGE-1 at 300 steps)
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class LoraSettings:
     save_steps: int = 500  # checkpoint every N optimizer steps (0 = none)
     save_total_limit: int = 2
     model_dropout_rate: float | None = None  # the frozen model's own dropout while training (None: keep it)
+    train_sampling_strategy: str = "random"  # or "group_by_length": less padding (tiny: 11% lower ROUGE-1 at 300 steps)
 
 
 @dataclass(frozen=True)
@@ -248,9 +250,9 @@ def _tiny() -> Profile:
             train_every=1,
             example_index=20,
             full=FineTuneConfig(
-                learning_rate=3e-3,
+                learning_rate=3e-3,  # 4e-3 at 250 steps: ROUGE-1 0.51 instead of 0.55
                 num_train_epochs=1,
-                max_steps=300,
+                max_steps=250,  # 2 epochs; 300 steps reach 0.61 but the notebook's 6-minute budget holds three trainings
                 per_device_train_batch_size=16,
                 weight_decay=0.0,
                 warmup_steps=20,
@@ -260,13 +262,13 @@ def _tiny() -> Profile:
                 dropout_rate=0.0,
             ),
             lora=LoraSettings(
-                r=8,
-                alpha=16,
+                r=11,  # the largest rank that keeps LoRA at <= 10% of the weights (9.8%); r 8 reached 0.46, r 16 0.56
+                alpha=22,
                 dropout=0.0,
                 target_modules=("q", "k", "v", "o", "wi_0", "wi_1", "wo", "lm_head"),
                 modules_to_save=("layer_norm", "final_layer_norm"),
                 learning_rate=6e-3,
-                max_steps=600,
+                max_steps=400,  # 1.6x full fine-tuning's steps (the acceptance allows 2x)
                 per_device_train_batch_size=16,
                 weight_decay=0.0,
                 warmup_steps=20,

@@ -31,6 +31,7 @@ import shutil
 import sys
 import tempfile
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -228,6 +229,13 @@ class AtomicCheckpointTrainer(Trainer):
     def _get_output_dir(self, trial: Any) -> str:  # noqa: D401 - transformers hook
         return self._staging_dir if self._staging_dir is not None else super()._get_output_dir(trial)
 
+    def _save(self, output_dir: str | None = None, state_dict: dict[str, Any] | None = None) -> None:
+        # an adapter on lm_head makes peft also save the frozen lm_head ("embedding layers found in target_modules"):
+        # harmless in a checkpoint (the final adapter is saved without it), so keep the warning out of the notebook
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Setting `save_embedding_layers`")
+            super()._save(output_dir, state_dict)
+
     def _save_checkpoint(self, model: torch.nn.Module, trial: Any) -> None:
         run_dir = Path(super()._get_output_dir(trial))
         staging = run_dir / ".staging"
@@ -416,13 +424,14 @@ class _Hyper:
     logging_steps: int
     save_steps: int
     save_total_limit: int
+    train_sampling_strategy: str
 
 
 def _hyper_full(config: FineTuneConfig) -> _Hyper:
     return _Hyper(
         config.learning_rate, config.num_train_epochs, config.max_steps, config.per_device_train_batch_size,
         config.weight_decay, config.warmup_steps, config.lr_scheduler_type, config.logging_steps,
-        config.save_steps, config.save_total_limit,
+        config.save_steps, config.save_total_limit, config.train_sampling_strategy,
     )
 
 
@@ -430,7 +439,7 @@ def _hyper_lora(settings: LoraSettings) -> _Hyper:
     return _Hyper(
         settings.learning_rate, settings.num_train_epochs, settings.max_steps, settings.per_device_train_batch_size,
         settings.weight_decay, settings.warmup_steps, settings.lr_scheduler_type, settings.logging_steps,
-        settings.save_steps, settings.save_total_limit,
+        settings.save_steps, settings.save_total_limit, settings.train_sampling_strategy,
     )
 
 
@@ -446,6 +455,7 @@ def _training_arguments(hyper: _Hyper, *, output_dir: Path, seed: int, use_cpu: 
         weight_decay=hyper.weight_decay,
         warmup_steps=hyper.warmup_steps,
         lr_scheduler_type=hyper.lr_scheduler_type,
+        train_sampling_strategy=hyper.train_sampling_strategy,
         logging_strategy="steps",
         logging_steps=hyper.logging_steps,
         save_strategy="steps" if save_steps else "no",
@@ -556,7 +566,7 @@ def train_full(
     )
     model = copy.deepcopy(base_model)
     if config.dropout_rate is not None:
-        set_dropout(model, config.dropout_rate)
+        set_dropout(model, config.dropout_rate, attention=True)
     model.train()
     for parameter in model.parameters():
         parameter.requires_grad_(True)
@@ -612,7 +622,7 @@ def add_lora(base_model: PreTrainedModel, settings: LoraSettings, *, seed: int =
 
     model = copy.deepcopy(base_model)
     if settings.model_dropout_rate is not None:
-        set_dropout(model, settings.model_dropout_rate)
+        set_dropout(model, settings.model_dropout_rate, attention=True)
     with _seeded(seed), quiet_transformers():
         return get_peft_model(model, lora_config(settings))
 

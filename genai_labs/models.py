@@ -203,8 +203,9 @@ def set_dropout(model: torch.nn.Module, rate: float, *, attention: bool = False)
     """Set every dropout layer's probability (and the config's ``dropout_rate``) of a model.
 
     T5's attention applies a second dropout to its attention weights from a plain float attribute; ``attention``
-    sets that one too. Lab 2's trainings and the world's pre-training leave it at the model's own rate (their
-    weights were trained that way); Lab 3's PPO turns every dropout off, so its ratios compare the same function.
+    sets that one too. Lab 2's trainings (``dropout_rate``) and Lab 3's PPO set both (in the tiny model the
+    attention-weight dropout alone took a fifth of a training step); the world's pre-training leaves the
+    attention rate at the model's own (its cached weights were trained that way).
     """
     for module in model.modules():
         if isinstance(module, torch.nn.Dropout):

@@ -47,6 +47,12 @@ def test_quick_numbers_are_consistent(quick_results: tuple[dict, Path]) -> None:
     assert lora["trainable_params"] < full["trainable_params"] == full["total_params"]
     assert 0 < lora["optimizer_state_bytes"] < full["optimizer_state_bytes"]
     assert 0 <= full["optimizer_state_bytes"] - 2 * 4 * full["trainable_params"] < 4096  # AdamW: two fp32 moments (+ step counters)
+    checkpointed = b["full_vs_lora"]["checkpointed"]
+    assert checkpointed["full"]["gradient_checkpointing"] and checkpointed["lora"]["gradient_checkpointing"]
+    assert not full["gradient_checkpointing"] and checkpointed["ratio"] > 0
+    for method in ("full", "lora"):  # recomputing activations changes the memory, not the arithmetic
+        assert checkpointed[method]["losses"] == pytest.approx(b["full_vs_lora"][method]["losses"], rel=1e-4)
+        assert checkpointed[method]["optimizer_state_bytes"] == b["full_vs_lora"][method]["optimizer_state_bytes"]
     ppo = b["ppo_step"]
     assert set(ppo["breakdown"]) == {"time_rollout_s", "time_scoring_s", "time_optimization_s"}
     assert ppo["seconds_per_step"] >= sum(ppo["breakdown"].values()) * 0.99

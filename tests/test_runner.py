@@ -81,3 +81,14 @@ def test_committed_labs_are_clean() -> None:
     labs = Path(__file__).resolve().parents[1] / "labs"
     for path in sorted(labs.glob("*.ipynb")):
         assert dirty_cells(path) == [], f"{path.name} carries outputs: python -m genai_labs.check_notebooks labs --strip"
+
+
+@pytest.mark.slow
+def test_same_seed_gives_the_same_key_figures(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reproducibility of the instructor command: the real Lab 1 run twice gives identical key figures."""
+    monkeypatch.delenv("GENAI_LABS_LABS_DIR", raising=False)
+    first = run_labs(["lab1"], profile="tiny", out=tmp_path / "runs", progress=False)
+    second = run_labs(["lab1"], profile="tiny", out=tmp_path / "runs", progress=False)
+    assert first.run_dir != second.run_dir
+    assert set(first.figures["lab1"]["rouge1"]) == {"no_prompt", "instruction", "flan", "one_shot", "few_shot"}
+    assert first.figures["lab1"] == second.figures["lab1"] and first.figures["seed"] == second.figures["seed"] == 0
