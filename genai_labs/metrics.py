@@ -224,6 +224,25 @@ def rouge_table(
     return pd.DataFrame(rows, columns=["system", "metric", "mean", "ci_low", "ci_high", "n"])
 
 
+def single_reference_rows(
+    system_predictions: Mapping[str, Sequence[str]], references: References
+) -> tuple[dict[str, list[str]], list[str]]:
+    """The hub's one-row-per-reference layout (Lab 2's comparison with the course's published table): every
+    prediction repeated once per reference of its example, and the references flattened in the same order.
+
+    DialogSum's test split has three human summaries per dialogue in three rows (1,500 rows for 500 dialogues);
+    the course scored each row on its own, which averages over references instead of taking the best one.
+    """
+    refs = _normalise_references(references, None)
+    flat_refs = [ref for group in refs for ref in group]
+    flat_predictions = {}
+    for name, preds in system_predictions.items():
+        if len(preds) != len(refs):
+            raise ValueError(f"system_predictions[{name!r}] has {len(preds)} predictions but references has {len(refs)}.")
+        flat_predictions[name] = [pred for pred, group in zip(preds, refs) for _ in group]
+    return flat_predictions, flat_refs
+
+
 def rouge_differences(
     system_predictions: Mapping[str, Sequence[str]],
     references: References,

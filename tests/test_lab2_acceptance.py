@@ -66,3 +66,17 @@ def test_original_model_untouched(lab2: Lab2Results) -> None:
         max_new_tokens=cfg.max_new_tokens, batch_size=cfg.generation_batch_size,
     )
     assert again == lab2.predictions["original"]
+
+
+def test_single_reference_table_sits_next_to_the_course_figures(lab2: Lab2Results) -> None:
+    """The course scored one row per human summary; the single-reference mean is at most the multi-reference best."""
+    table = lab2.course_comparison()
+    assert list(table.index) == ["original", "full", "lora"]
+    ours = table.xs("this run (single reference)", axis=1, level=1)
+    course = table.xs("course, published (flan-t5-base)", axis=1, level=1)
+    assert course.loc["full", "rouge1"] == 0.4216 and course.loc["lora", "rouge1"] == 0.4081
+    multi = lab2.rouge.query("metric == 'rouge1'").set_index("system")["mean"]
+    for name in ("original", "full", "lora"):
+        assert 0 < ours.loc[name, "rouge1"] <= multi[name] + 1e-12
+    assert len(lab2.rouge_single_reference.query("metric == 'rouge1'")) == len(lab2.predictions)
+    assert int(lab2.rouge_single_reference["n"].iloc[0]) == sum(len(r) for r in lab2.data.test["references"])

@@ -21,6 +21,7 @@ from genai_labs.metrics import (
     rouge_scores,
     rouge_summary,
     rouge_table,
+    single_reference_rows,
     toxicity_probabilities,
     toxicity_summary,
 )
@@ -253,3 +254,16 @@ def test_toxicity_summary() -> None:
     assert summary["ci_low"] <= summary["mean"] <= summary["ci_high"]
     assert summary["n"] == 4
     assert toxicity_summary(probs, threshold=0.95)["ratio_above_threshold"] == 0.0
+
+
+def test_single_reference_rows_repeat_each_prediction_per_reference() -> None:
+    predictions = {"a": ["x y", "z"], "b": ["p", "q"]}
+    flat, refs = single_reference_rows(predictions, [["x", "y", "x y"], "z"])
+    assert refs == ["x", "y", "x y", "z"]
+    assert flat == {"a": ["x y", "x y", "x y", "z"], "b": ["p", "p", "p", "q"]}
+    # the mean over rows averages over references; multi-reference scoring takes the best one
+    single = rouge_summary(flat["a"], refs, rouge_types=("rouge1",))["rouge1"]
+    multi = rouge_summary(predictions["a"], [["x", "y", "x y"], "z"], rouge_types=("rouge1",))["rouge1"]
+    assert single == pytest.approx((2 / 3 + 2 / 3 + 1 + 1) / 4) and multi == pytest.approx(1.0)
+    with pytest.raises(ValueError, match=r"system_predictions\['a'\] has 1"):
+        single_reference_rows({"a": ["x"]}, ["x", "y"])
