@@ -505,7 +505,7 @@ def _train_step(model: Any, batch: dict[str, torch.Tensor], optimizer: torch.opt
     device = next(model.parameters()).device
     batch = {k: v.to(device) for k, v in batch.items()}
     model.zero_grad(set_to_none=True)
-    loss = model(**batch).loss
+    loss = model(**batch, use_cache=False).loss  # training: no decoder cache (and none to clash with checkpointing)
     loss.backward()
     if optimizer is not None:
         optimizer.step()
@@ -582,8 +582,11 @@ def finetune_variant(config: SuiteConfig, method: str, *, gradient_checkpointing
     rss_start = rss_bytes()
     model = build_t5(config.t5, tokenizer, seed=config.seed, device=config.device, dtype=config.dtype)
     if gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        model.config.use_cache = False
+        enable = getattr(model, "activation_checkpointing_enable", None)  # transformers >= 5.x's name for it
+        if enable is not None:
+            enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     if method == "full":
         for parameter in model.parameters():
             parameter.requires_grad_(True)
