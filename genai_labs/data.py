@@ -10,6 +10,7 @@ carries three human summaries per dialogue; :attr:`DialogSum.test` keeps them gr
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,8 +53,9 @@ class DialogSum:
         return {"train": len(self.train), "validation": len(self.validation), "test": len(self.test)}
 
 
-def read_dialogsum_jsonl(path: Path) -> list[dict[str, Any]]:
+def read_dialogsum_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """Read and validate one DialogSum JSONL file (fields ``dialogue`` and ``summary`` required, non-empty)."""
+    path = Path(path)
     if not path.is_file():
         raise DataFileError(f"Missing data file {path}. Expected train.jsonl, validation.jsonl and test.jsonl there.")
     rows: list[dict[str, Any]] = []

@@ -777,6 +777,29 @@ def steps_per_epoch(n_examples: int, batch_size: int) -> int:
     return math.ceil(n_examples / batch_size)
 
 
+def planned_steps(settings: FineTuneConfig | LoraSettings, n_examples: int) -> int:
+    """Optimizer steps a Lab 2 run will take: ``max_steps`` when set, else the epochs over ``n_examples``."""
+    if settings.max_steps > 0:
+        return settings.max_steps
+    return math.ceil(settings.num_train_epochs * steps_per_epoch(n_examples, settings.per_device_train_batch_size))
+
+
+def training_flops(model_config: Any, tokenized: datasets.Dataset, settings: FineTuneConfig | LoraSettings) -> float:
+    """Model FLOPs of one Lab 2 training run (the GPU time estimate of the course profile).
+
+    Three times the forward FLOPs (forward, and a backward twice as costly) of the average example at its own
+    prompt and summary length, times the examples the run will see. Padding is left out, so this is a lower
+    bound for full fine-tuning. For LoRA it is an upper bound, because frozen weights need no weight gradients.
+    """
+    from genai_labs.bench import t5_forward_flops
+
+    if len(tokenized) == 0:
+        raise ValueError("training_flops: tokenized is empty; tokenize the training split first.")
+    forward = [t5_forward_flops(model_config, 1, len(row["input_ids"]), len(row["labels"])) for row in tokenized]
+    examples = planned_steps(settings, len(tokenized)) * settings.per_device_train_batch_size
+    return 3 * sum(forward) / len(forward) * examples
+
+
 # --------------------------------------------------------------------------------------------------
 # The whole lab, cached (Lab 2 notebook, tests, benchmarks; Lab 3 starts from the LoRA adapter)
 # --------------------------------------------------------------------------------------------------
@@ -1103,3 +1126,27 @@ def run_lab2(
         distinct_share=distinct, skill=skill, forgetting=forgetting, padding=padding, timings=timings,
         base_unchanged=base_unchanged,
     )
+
+
+# Achieved bf16 training rate assumed for GPU time estimates: an A100 at about 30% of its 312 TFLOP/s peak.
+ASSUMED_GPU_FLOPS_PER_S = 100e12
+
+
+def gpu_time_estimate(
+    results: Lab2Results, tokenized: datasets.Dataset, *, achieved_flops_per_s: float = ASSUMED_GPU_FLOPS_PER_S
+) -> pd.DataFrame:
+    """Lab 2's cost section: per run, its settings, model FLOPs (:func:`training_flops`), the expected minutes at
+    ``achieved_flops_per_s`` on a GPU, and what this machine took and achieved (the course profile's time estimate)."""
+    cfg = results.profile.lab2
+    rows = []
+    for name, settings in (("full", cfg.full), ("lora", cfg.lora)):
+        flops = training_flops(results.base_model.config, tokenized, settings)
+        seconds = results.runs[name].train_seconds if name in results.runs else None
+        rows.append({
+            "run": name, "steps": planned_steps(settings, len(tokenized)), "batch": settings.per_device_train_batch_size,
+            "learning_rate": settings.learning_rate, "model TFLOP": flops / 1e12,
+            f"expected GPU minutes at {achieved_flops_per_s / 1e12:g} TFLOP/s": flops / achieved_flops_per_s / 60,
+            "measured here (s)": seconds,
+            "achieved here (GFLOP/s)": flops / seconds / 1e9 if seconds else None,
+        })
+    return pd.DataFrame(rows)

@@ -252,3 +252,22 @@ def test_lora_trainable_count_on_course_shaped_flan_t5_base():
     assert trainable == lora_parameter_count(config, settings) == 3_538_944
     assert total == 247_577_856 + 3_538_944
     assert round(100 * trainable / total, 2) == 1.41
+
+
+def test_training_flops_counts_the_examples_the_run_will_see() -> None:
+    from transformers import T5Config
+
+    from genai_labs.bench import t5_forward_flops
+    from genai_labs.finetune import planned_steps, training_flops
+
+    config = T5Config(vocab_size=100, d_model=16, d_ff=32, d_kv=4, num_layers=1, num_decoder_layers=1, num_heads=4)
+    tokenized = datasets.Dataset.from_dict({"input_ids": [[5] * 10, [5] * 30], "labels": [[6] * 4, [6] * 8]})
+    per_example = (t5_forward_flops(config, 1, 10, 4) + t5_forward_flops(config, 1, 30, 8)) / 2
+    by_steps = FineTuneConfig(max_steps=7, per_device_train_batch_size=3)
+    assert planned_steps(by_steps, 2) == 7
+    assert training_flops(config, tokenized, by_steps) == pytest.approx(3 * per_example * 7 * 3)
+    by_epochs = LoraSettings(num_train_epochs=3, per_device_train_batch_size=1)  # 2 steps per epoch
+    assert planned_steps(by_epochs, 2) == 6
+    assert training_flops(config, tokenized, by_epochs) == pytest.approx(3 * per_example * 6)
+    with pytest.raises(ValueError, match="tokenized is empty"):
+        training_flops(config, tokenized.select([]), by_steps)
