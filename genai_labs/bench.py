@@ -36,6 +36,7 @@ from typing import Any, Callable, Sequence
 import torch
 
 from genai_labs.config import FineTuneConfig, LoraSettings, PPOConfig
+from genai_labs.models import t5_forward_flops
 from genai_labs.report import library_versions, plain, write_json_atomic
 
 SHARED_DIALOGSUM = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "dialogsum"
@@ -304,25 +305,6 @@ def matmul_flops_per_s(device: torch.device, dtype: torch.dtype, *, size: int = 
         for _ in range(repeats):
             a @ b
     return 2 * size**3 * repeats / t.wall_s
-
-
-def t5_forward_flops(config: Any, batch: int, source_len: int, target_len: int) -> float:
-    """Forward FLOPs of a T5 on ``batch`` sequences of these (padded) lengths: dense layers, attention, lm_head.
-
-    A training step (forward + backward) costs about three times this.
-    """
-    d, inner, ff = config.d_model, config.num_heads * config.d_kv, config.d_ff
-    ff_mats = 3 if "gated" in str(getattr(config, "feed_forward_proj", "")) else 2
-    enc_tokens, dec_tokens = batch * source_len, batch * target_len
-    encoder = config.num_layers * (
-        2 * enc_tokens * (4 * d * inner + ff_mats * d * ff) + 4 * batch * source_len * source_len * inner
-    )
-    decoder = config.num_decoder_layers * (
-        2 * dec_tokens * (6 * d * inner + ff_mats * d * ff)  # self q,k,v,o + cross q,o + ffn
-        + 2 * enc_tokens * 2 * d * inner  # cross k,v on the encoder output
-        + 4 * batch * target_len * target_len * inner + 4 * batch * target_len * source_len * inner
-    )
-    return float(encoder + decoder + 2 * dec_tokens * d * config.vocab_size)
 
 
 # --------------------------------------------------------------------------------------------------

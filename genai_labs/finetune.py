@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -51,7 +51,7 @@ from transformers.trainer_callback import PrinterCallback
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
 
 from genai_labs.config import FineTuneConfig, LoraSettings
-from genai_labs.models import count_parameters, quiet_transformers, set_dropout
+from genai_labs.models import count_parameters, quiet_transformers, set_dropout, t5_forward_flops
 from genai_labs.prompts import topic_prompt, training_prompt
 
 LABEL_PAD_ID = -100
@@ -427,20 +427,9 @@ class _Hyper:
     train_sampling_strategy: str
 
 
-def _hyper_full(config: FineTuneConfig) -> _Hyper:
-    return _Hyper(
-        config.learning_rate, config.num_train_epochs, config.max_steps, config.per_device_train_batch_size,
-        config.weight_decay, config.warmup_steps, config.lr_scheduler_type, config.logging_steps,
-        config.save_steps, config.save_total_limit, config.train_sampling_strategy,
-    )
-
-
-def _hyper_lora(settings: LoraSettings) -> _Hyper:
-    return _Hyper(
-        settings.learning_rate, settings.num_train_epochs, settings.max_steps, settings.per_device_train_batch_size,
-        settings.weight_decay, settings.warmup_steps, settings.lr_scheduler_type, settings.logging_steps,
-        settings.save_steps, settings.save_total_limit, settings.train_sampling_strategy,
-    )
+def _hyper(settings: FineTuneConfig | LoraSettings) -> _Hyper:
+    """The Trainer settings both run kinds share (the two dataclasses name them alike)."""
+    return _Hyper(**{f.name: getattr(settings, f.name) for f in fields(_Hyper)})
 
 
 def _training_arguments(hyper: _Hyper, *, output_dir: Path, seed: int, use_cpu: bool, evaluate: bool) -> TrainingArguments:
@@ -571,7 +560,7 @@ def train_full(
     for parameter in model.parameters():
         parameter.requires_grad_(True)
     trainer, info = _run_trainer(
-        model, tokenizer, train_tok, _hyper_full(config), method=method, output_dir=output_dir, seed=seed,
+        model, tokenizer, train_tok, _hyper(config), method=method, output_dir=output_dir, seed=seed,
         eval_dataset=eval_tok, progress=progress, interrupt_after=interrupt_after,
     )
     model.eval()
@@ -697,7 +686,7 @@ def train_lora(
     peft_model.train()
     trainable, total = count_parameters(peft_model)
     trainer, info = _run_trainer(
-        peft_model, tokenizer, train_tok, _hyper_lora(settings), method=method, output_dir=output_dir, seed=seed,
+        peft_model, tokenizer, train_tok, _hyper(settings), method=method, output_dir=output_dir, seed=seed,
         eval_dataset=eval_tok, progress=progress, interrupt_after=interrupt_after,
     )
     peft_model.eval()
@@ -791,11 +780,12 @@ def training_flops(model_config: Any, tokenized: datasets.Dataset, settings: Fin
     prompt and summary length, times the examples the run will see. Padding is left out, so this is a lower
     bound for full fine-tuning. For LoRA it is an upper bound, because frozen weights need no weight gradients.
     """
-    from genai_labs.bench import t5_forward_flops
-
     if len(tokenized) == 0:
         raise ValueError("training_flops: tokenized is empty; tokenize the training split first.")
-    forward = [t5_forward_flops(model_config, 1, len(row["input_ids"]), len(row["labels"])) for row in tokenized]
+    forward = [
+        t5_forward_flops(model_config, 1, len(source), len(target))
+        for source, target in zip(tokenized["input_ids"], tokenized["labels"])
+    ]
     examples = planned_steps(settings, len(tokenized)) * settings.per_device_train_batch_size
     return 3 * sum(forward) / len(forward) * examples
 

@@ -13,7 +13,7 @@ import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import torch
 from transformers import (
@@ -214,3 +214,23 @@ def set_dropout(model: torch.nn.Module, rate: float, *, attention: bool = False)
             module.dropout = rate
     if hasattr(model, "config") and hasattr(model.config, "dropout_rate"):
         model.config.dropout_rate = rate
+
+
+def t5_forward_flops(config: Any, batch: int, source_len: int, target_len: int) -> float:
+    """Forward FLOPs of a T5 on ``batch`` sequences of these (padded) lengths: dense layers, attention, lm_head
+    (the benchmarks' MFU, Lab 2's GPU time estimate).
+
+    A training step (forward + backward) costs about three times this.
+    """
+    d, inner, ff = config.d_model, config.num_heads * config.d_kv, config.d_ff
+    ff_mats = 3 if "gated" in str(getattr(config, "feed_forward_proj", "")) else 2
+    enc_tokens, dec_tokens = batch * source_len, batch * target_len
+    encoder = config.num_layers * (
+        2 * enc_tokens * (4 * d * inner + ff_mats * d * ff) + 4 * batch * source_len * source_len * inner
+    )
+    decoder = config.num_decoder_layers * (
+        2 * dec_tokens * (6 * d * inner + ff_mats * d * ff)  # self q,k,v,o + cross q,o + ffn
+        + 2 * enc_tokens * 2 * d * inner  # cross k,v on the encoder output
+        + 4 * batch * target_len * target_len * inner + 4 * batch * target_len * source_len * inner
+    )
+    return float(encoder + decoder + 2 * dec_tokens * d * config.vocab_size)

@@ -257,8 +257,8 @@ def test_lora_trainable_count_on_course_shaped_flan_t5_base():
 def test_training_flops_counts_the_examples_the_run_will_see() -> None:
     from transformers import T5Config
 
-    from genai_labs.bench import t5_forward_flops
     from genai_labs.finetune import planned_steps, training_flops
+    from genai_labs.models import t5_forward_flops
 
     config = T5Config(vocab_size=100, d_model=16, d_ff=32, d_kv=4, num_layers=1, num_decoder_layers=1, num_heads=4)
     tokenized = datasets.Dataset.from_dict({"input_ids": [[5] * 10, [5] * 30], "labels": [[6] * 4, [6] * 8]})
