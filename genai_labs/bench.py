@@ -19,10 +19,8 @@ and ``gpu`` repeats them at course scale in bf16 with model FLOPs utilisation wh
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import datetime
-import gc
 import json
 import os
 import platform
@@ -36,8 +34,11 @@ from typing import Any, Callable, Sequence
 import torch
 
 from genai_labs.config import FineTuneConfig, LoraSettings, PPOConfig
+from genai_labs.memory import (allocated_peak_bytes, optimizer_state_bytes, peak_rss_bytes, proc_field, reset_peak_rss, rss_bytes,
+                               storage_bytes)
 from genai_labs.models import t5_forward_flops
-from genai_labs.report import library_versions, plain, write_json_atomic
+from genai_labs.atomic_io import plain, write_json_atomic, write_text_atomic
+from genai_labs.report import library_versions
 
 SHARED_DIALOGSUM = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "dialogsum"
 BENCHMARKS = ("generation", "training_input", "full_vs_lora", "ppo_step", "gpu")
@@ -112,6 +113,10 @@ class FullVsLoraBench:
     # also measure both with gradient checkpointing (activations recomputed in the backward pass): LoRA saves the
     # weights' gradients and optimizer state, not activations, so its share depends on how much activations weigh
     with_gradient_checkpointing: bool = True
+    # then one step at each of these batch sizes of typical (median-length) dialogues, measuring live tensor memory:
+    # where LoRA's share of full fine-tuning's peak crosses the goal as activations grow with the batch
+    memory_sweep_batch_sizes: tuple[int, ...] = (1, 2, 4, 8)
+    memory_sweep_pool: int = 200  # dialogues the typical ones are picked from
 
 
 @dataclass(frozen=True)
@@ -160,7 +165,7 @@ def suite_config(kind: str = "cpu", *, progress: bool = True) -> SuiteConfig:
             reward=QUICK_ROBERTA,
             generation=GenerationBench(n_dialogues=4, batch_size=2, max_new_tokens=6),
             training_input=TrainingInputBench(batch_size=2, timed_steps=1, pad_to=512),
-            full_vs_lora=FullVsLoraBench(batch_size=2, timed_steps=1),
+            full_vs_lora=FullVsLoraBench(batch_size=2, timed_steps=1, memory_sweep_batch_sizes=(1, 2), memory_sweep_pool=8),
             ppo=PPOBench(ppo=PPOConfig(batch_size=2, mini_batch_size=1, response_length_min=2, response_length_max=4)),
             progress=progress,
             max_prompt_tokens=128,
@@ -170,7 +175,7 @@ def suite_config(kind: str = "cpu", *, progress: bool = True) -> SuiteConfig:
             name="gpu",
             generation=GenerationBench(n_dialogues=64, batch_size=16),
             training_input=TrainingInputBench(batch_size=8, timed_steps=10),
-            full_vs_lora=FullVsLoraBench(batch_size=8, timed_steps=10),
+            full_vs_lora=FullVsLoraBench(batch_size=8, timed_steps=10, memory_sweep_batch_sizes=(4, 8, 16, 32)),
             ppo=PPOBench(steps=2),
             device="cuda",
             dtype="bfloat16",
@@ -206,16 +211,6 @@ def _config_from_dict(data: dict[str, Any]) -> SuiteConfig:
 # --------------------------------------------------------------------------------------------------
 
 
-def _proc_field(path: str, key: str) -> str | None:
-    try:
-        for line in Path(path).read_text().splitlines():
-            if line.split(":")[0].strip() == key:
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        return None
-    return None
-
-
 def load_average() -> list[float] | None:
     """The 1/5/15-minute load averages (how busy the machine was: the runs are not alone on it)."""
     try:
@@ -226,10 +221,10 @@ def load_average() -> list[float] | None:
 
 def machine_info() -> dict[str, Any]:
     """CPU model, cores, torch threads, RAM, GPU, library versions and the date of a benchmark run."""
-    mem_kib = _proc_field("/proc/meminfo", "MemTotal")
+    mem_kib = proc_field("/proc/meminfo", "MemTotal")
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     return {
-        "cpu": _proc_field("/proc/cpuinfo", "model name") or platform.processor() or platform.machine(),
+        "cpu": proc_field("/proc/cpuinfo", "model name") or platform.processor() or platform.machine(),
         "cores": os.cpu_count(),
         "cores_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
@@ -264,35 +259,37 @@ def _sync() -> None:
         torch.cuda.synchronize()
 
 
-def _status_kib(key: str) -> int | None:
-    value = _proc_field("/proc/self/status", key)
-    return int(value.split()[0]) if value else None
+def step_tensor_peak_bytes(model: Any, batch: dict[str, torch.Tensor], optimizer: torch.optim.Optimizer) -> int:
+    """Peak live tensor memory of one training step (:func:`_train_step`): the weights, buffers and optimizer state
+    kept across steps plus the most the step allocates on top (activations, gradients, temporaries)."""
+    device = next(model.parameters()).device
+    model.zero_grad(set_to_none=True)
+    state = [v for values in optimizer.state.values() for v in values.values() if torch.is_tensor(v)]
+    held = storage_bytes([*model.parameters(), *model.buffers(), *state])
+    return held + allocated_peak_bytes(lambda: _train_step(model, batch, optimizer), device)
 
 
-def rss_bytes() -> int | None:
-    """The process's resident set now (Linux ``VmRSS``)."""
-    kib = _status_kib("VmRSS")
-    return kib * 1024 if kib is not None else None
+def typical_examples(tokenized: Any, k: int) -> list[dict[str, Any]]:
+    """The ``k`` examples whose prompt length is closest to the median: a batch of them is a typical batch."""
+    lengths = [len(ids) for ids in tokenized["input_ids"]]
+    median = sorted(lengths)[len(lengths) // 2]
+    order = sorted(range(len(lengths)), key=lambda i: (abs(lengths[i] - median), i))
+    return [tokenized[i] for i in order[:k]]
 
 
-def peak_rss_bytes() -> int | None:
-    """The process's peak resident set since start or the last :func:`reset_peak_rss` (Linux ``VmHWM``)."""
-    kib = _status_kib("VmHWM")
-    return kib * 1024 if kib is not None else None
-
-
-def reset_peak_rss() -> bool:
-    """Give freed heap memory back to the OS and reset ``VmHWM`` to the current RSS; False where not allowed."""
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
+def memory_by_batch_size(model: Any, optimizer: torch.optim.Optimizer, collator: Callable, examples: Sequence[dict[str, Any]],
+                         batch_sizes: Sequence[int]) -> list[dict[str, Any]]:
+    """:func:`step_tensor_peak_bytes` of one step on the first ``b`` of ``examples``, for each ``b`` in ``batch_sizes``."""
+    rows = []
+    for size in batch_sizes:
+        if size > len(examples):
+            raise ValueError(f"memory_sweep_batch_sizes: batch size {size} is more than the {len(examples)} dialogues of "
+                             "memory_sweep_pool; raise memory_sweep_pool or lower the batch size.")
+        batch = collator(list(examples[:size]))
+        rows.append({"batch_size": size, "prompt_tokens": int(batch["attention_mask"].sum()),
+                     "padded_prompt_length": int(batch["input_ids"].shape[1]), "padded_label_length": int(batch["labels"].shape[1]),
+                     "peak_tensor_bytes": step_tensor_peak_bytes(model, batch, optimizer)})
+    return rows
 
 
 def matmul_flops_per_s(device: torch.device, dtype: torch.dtype, *, size: int = 4096, repeats: int = 10) -> float:
@@ -422,8 +419,25 @@ def _result(metric: str, baseline: float, package: float, ratio: float | None, g
 # --------------------------------------------------------------------------------------------------
 
 
+def encoder_seconds(model: Any, tokenizer: Any, prompts: Sequence[str], batch_size: int) -> Timer:
+    """Time of the encoder alone over ``prompts`` in ``generate_texts``' batches (longest first, dynamic padding).
+
+    Batching shares the decoder's weight reads across a batch but cannot shrink the encoder's work, so the speedup of
+    any batched generation over the one-by-one loop is at most (one-by-one time) / (this time)."""
+    lengths = [len(ids) for ids in tokenizer(list(prompts), verbose=False)["input_ids"]]
+    order = sorted(range(len(prompts)), key=lambda i: -lengths[i])
+    encoder = model.get_encoder()
+    device = next(model.parameters()).device
+    with torch.inference_mode(), Timer() as timer:
+        for start in range(0, len(order), batch_size):
+            enc = tokenizer([prompts[i] for i in order[start : start + batch_size]], padding=True, return_tensors="pt", verbose=False)
+            encoder(input_ids=enc["input_ids"].to(device), attention_mask=enc["attention_mask"].to(device))
+    return timer
+
+
 def bench_generation(config: SuiteConfig) -> dict[str, Any]:
-    """Batched ``generate_texts`` vs the course's ``generate_one_by_one``: summaries/s, speedup, identical outputs."""
+    """Batched ``generate_texts`` vs the course's ``generate_one_by_one``: summaries/s, speedup, identical outputs,
+    and the ceiling on the speedup that the encoder's unshareable work sets (:func:`encoder_seconds`)."""
     from genai_labs.generation import GenerationSettings, generate_one_by_one, generate_texts
     from genai_labs.prompts import instruction_prompt
 
@@ -438,6 +452,7 @@ def bench_generation(config: SuiteConfig) -> dict[str, Any]:
         slow = generate_one_by_one(model, tokenizer, prompts, settings, progress=config.progress)
     with Timer() as batched:
         fast = generate_texts(model, tokenizer, prompts, settings, batch_size=cfg.batch_size, progress=config.progress)
+    encoder = encoder_seconds(model, tokenizer, prompts, cfg.batch_size)
     identical = sum(a == b for a, b in zip(slow, fast))
     speedup = one.wall_s / batched.wall_s
     return _result(
@@ -448,6 +463,7 @@ def bench_generation(config: SuiteConfig) -> dict[str, Any]:
         seconds={"one_by_one": one.wall_s, "batched": batched.wall_s},
         cpu_seconds={"one_by_one": one.cpu_s, "batched": batched.cpu_s},
         cpu_time_ratio=one.cpu_s / batched.cpu_s if batched.cpu_s else None,
+        encoder_seconds=encoder.wall_s, speedup_ceiling=one.wall_s / encoder.wall_s,
         data=source, model=config.t5.__class__.__name__ + str(asdict(config.t5)), dtype=config.dtype,
         note="greedy; random weights rarely emit </s>, so both paths generate the full max_new_tokens",
     )
@@ -553,7 +569,7 @@ def finetune_variant(config: SuiteConfig, method: str, *, gradient_checkpointing
 
     ``gradient_checkpointing`` keeps only each block's input for the backward pass and recomputes the rest
     (non-reentrant checkpointing, which needs no input gradients under a frozen LoRA base)."""
-    from genai_labs.finetune import _optimizer_state_bytes, add_lora, make_collator, tokenize_for_training
+    from genai_labs.finetune import add_lora, make_collator, tokenize_for_training
     from genai_labs.models import count_parameters
 
     cfg = config.full_vs_lora
@@ -561,6 +577,10 @@ def finetune_variant(config: SuiteConfig, method: str, *, gradient_checkpointing
     tokenizer, _ = world_tokenizers()
     n = cfg.batch_size * (cfg.timed_steps + 1)
     tokenized = tokenize_for_training(_training_dataset(n, tokenizer, config.max_prompt_tokens), tokenizer)
+    sweep = [] if gradient_checkpointing else list(cfg.memory_sweep_batch_sizes)
+    if sweep:
+        pool = tokenize_for_training(_training_dataset(cfg.memory_sweep_pool, tokenizer, config.max_prompt_tokens), tokenizer)
+        typical = typical_examples(pool, max(sweep))
     rss_start = rss_bytes()
     model = build_t5(config.t5, tokenizer, seed=config.seed, device=config.device, dtype=config.dtype)
     if gradient_checkpointing:
@@ -602,7 +622,7 @@ def finetune_variant(config: SuiteConfig, method: str, *, gradient_checkpointing
         "gradient_checkpointing": gradient_checkpointing,
         "seconds_per_step": sum(seconds) / len(seconds),
         "losses": losses,
-        "optimizer_state_bytes": _optimizer_state_bytes(optimizer),
+        "optimizer_state_bytes": optimizer_state_bytes(optimizer),
         "trainable_params": trainable,
         "total_params": total,
         "achieved_flops_per_s": flops / sum(seconds),
@@ -611,7 +631,7 @@ def finetune_variant(config: SuiteConfig, method: str, *, gradient_checkpointing
         out.update(peak_memory_bytes=int(torch.cuda.max_memory_allocated(device)), memory_before_steps_bytes=int(cuda_ready),
                    memory_note="torch.cuda.max_memory_allocated (weights included)")
     else:
-        peak = peak_rss_bytes()
+        peak = peak_rss_bytes()  # before the sweep's larger batches
         out.update(
             peak_memory_bytes=(peak - rss_start) if peak is not None and rss_start is not None else None,
             memory_before_steps_bytes=(rss_ready - rss_start) if rss_ready is not None and rss_start is not None else None,
@@ -619,6 +639,8 @@ def finetune_variant(config: SuiteConfig, method: str, *, gradient_checkpointing
             memory_note="peak RSS (VmHWM, reset after setup) minus RSS before the model was built: weights, gradients, "
             "optimizer state, activations" + ("" if peak_reset else "; VmHWM could not be reset (setup peak included)"),
         )
+    if sweep:
+        out["memory_by_batch_size"] = memory_by_batch_size(model, optimizer, collator, typical, sweep)
     return out
 
 
@@ -637,11 +659,24 @@ def _run_worker(config: SuiteConfig, method: str, gradient_checkpointing: bool =
     return result
 
 
+def memory_sweep_table(full: Sequence[dict[str, Any]], lora: Sequence[dict[str, Any]], goal: float) -> list[dict[str, Any]]:
+    """Pair the two variants' :func:`memory_by_batch_size` rows: LoRA's share of full fine-tuning's peak per batch size."""
+    rows = []
+    for f, l in zip(full, lora):
+        ratio = l["peak_tensor_bytes"] / f["peak_tensor_bytes"]
+        rows.append({"batch_size": f["batch_size"], "prompt_tokens": f["prompt_tokens"], "full_bytes": f["peak_tensor_bytes"],
+                     "lora_bytes": l["peak_tensor_bytes"], "ratio": ratio, "met": ratio <= goal})
+    return rows
+
+
 def _compare_full_lora(config: SuiteConfig, gradient_checkpointing: bool) -> dict[str, Any]:
     cfg = config.full_vs_lora
     full = _run_worker(config, "full", gradient_checkpointing)
     lora = _run_worker(config, "lora", gradient_checkpointing)
     ratio = lora["peak_memory_bytes"] / full["peak_memory_bytes"] if full["peak_memory_bytes"] else float("nan")
+    sweep = {}
+    if "memory_by_batch_size" in full and "memory_by_batch_size" in lora:
+        sweep["memory_by_batch_size"] = memory_sweep_table(full["memory_by_batch_size"], lora["memory_by_batch_size"], cfg.goal_memory_ratio)
     return _result(
         "peak training memory (bytes)", full["peak_memory_bytes"], lora["peak_memory_bytes"], ratio,
         f"LoRA <= {cfg.goal_memory_ratio:.0%} of full", ratio <= cfg.goal_memory_ratio, ratio_unit="%",
@@ -650,7 +685,7 @@ def _compare_full_lora(config: SuiteConfig, gradient_checkpointing: bool) -> dic
         step_time_ratio=lora["seconds_per_step"] / full["seconds_per_step"],
         optimizer_state_ratio=lora["optimizer_state_bytes"] / full["optimizer_state_bytes"],
         lora_settings={"r": cfg.lora.r, "alpha": cfg.lora.alpha, "target_modules": list(cfg.lora.target_modules)},
-        dtype=config.dtype,
+        dtype=config.dtype, **sweep,
     )
 
 
@@ -800,7 +835,8 @@ def details_markdown(results: dict[str, Any]) -> str:
         g = b["generation"]
         lines.append(f"- generation: {g['n_dialogues']} dialogues, batch {g['batch_size']}, {g['max_new_tokens']} new tokens; "
                      f"outputs identical {g['identical_count']}/{g['n_dialogues']}; prompt tokens mean {g['prompt_tokens']['mean']:.0f} "
-                     f"(max {g['prompt_tokens']['max']}); CPU-time ratio {g['cpu_time_ratio']:.2f}x.")
+                     f"(max {g['prompt_tokens']['max']}); CPU-time ratio {g['cpu_time_ratio']:.2f}x; the encoder alone takes "
+                     f"{g['encoder_seconds']:.1f} s, which caps any batched speedup at {g['speedup_ceiling']:.2f}x.")
     if "metric" in b.get("training_input", {}):
         t = b["training_input"]
         lines.append(f"- training input: batch {t['batch_size']}, {t['timed_steps']} timed steps each; tokens processed "
@@ -813,6 +849,12 @@ def details_markdown(results: dict[str, Any]) -> str:
                      f"({f['step_time_ratio']:.2f}x); optimizer state {_size(f['full']['optimizer_state_bytes'])} vs "
                      f"{_size(f['lora']['optimizer_state_bytes'])} ({f['optimizer_state_ratio']:.2%}); trainable params "
                      f"{f['full']['trainable_params']:,} vs {f['lora']['trainable_params']:,}.")
+        if f.get("memory_by_batch_size"):
+            sweep = f["memory_by_batch_size"]
+            lines.append("- full vs LoRA, peak live tensor memory of one step by batch size (typical, median-length dialogues): "
+                         + "; ".join(f"batch {r['batch_size']} ({r['prompt_tokens']:,} prompt tokens) {_size(r['full_bytes'])} vs "
+                                     f"{_size(r['lora_bytes'])} ({r['ratio']:.0%})" for r in sweep)
+                         + f"; goal met at batch size {', '.join(str(r['batch_size']) for r in sweep if r['met']) or 'none'}.")
         if "metric" in f.get("checkpointed", {}):
             c = f["checkpointed"]
             lines.append(f"- full vs LoRA, both with gradient checkpointing: peak {_size(c['full']['peak_memory_bytes'])} vs "
@@ -831,8 +873,6 @@ def details_markdown(results: dict[str, Any]) -> str:
 
 def write_markdown(path: Path, results: dict[str, Any]) -> Path:
     """Write ``benchmarks.md`` (machine, table, details) atomically."""
-    import tempfile
-
     m = results["machine"]
     text = "\n".join([
         f"# genai-labs benchmarks ({results['suite']})", "",
@@ -841,13 +881,7 @@ def write_markdown(path: Path, results: dict[str, Any]) -> Path:
         f"peft {m['versions'].get('peft')}; {m['date']}; load average at start {m['load_average_at_start']}, at end {results.get('load_average_at_end')}.",
         "", markdown_table(results), "", details_markdown(results), "",
     ])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(path, text)
 
 
 def _earlier_results(path: Path, suite: str) -> dict[str, Any]:
@@ -875,6 +909,13 @@ def run_benchmarks(out: Path, *, quick: bool = False, only: Sequence[str] | None
     if unknown:
         raise ValueError(f"unknown benchmark(s) {unknown}; choose from {', '.join(BENCHMARKS)}.")
     out = Path(out)
+    try:  # before any benchmark runs: a bad folder must not cost minutes of measuring first
+        out.mkdir(parents=True, exist_ok=True)
+        if not os.access(out, os.W_OK):
+            raise PermissionError(13, "not writable")
+    except OSError as error:
+        raise ValueError(f"bench --out: cannot write results to {out} ({error.strerror or error}); choose a folder you can "
+                         "write to.") from None
     kept = _earlier_results(out / "benchmarks.json", config.name) if only else {}
     results: dict[str, Any] = {"suite": config.name, "quick": config.name == "quick", "machine": machine_info(),
                                "config": asdict(config), "benchmarks": {k: v for k, v in kept.items() if k not in names}}

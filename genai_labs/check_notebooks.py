@@ -29,12 +29,19 @@ def strip_outputs(path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m genai_labs.check_notebooks [FOLDER] [--strip]``: 0 when clean (or stripped), 1 when outputs were
+    found, 2 when FOLDER is missing or holds no notebooks."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folder", type=Path, nargs="?", default=Path("labs"))
+    parser.add_argument("folder", type=Path, nargs="?", default=Path("labs"), help="folder of notebooks (default: labs)")
     parser.add_argument("--strip", action="store_true", help="clear outputs instead of failing")
     args = parser.parse_args(argv)
+    notebooks = sorted(args.folder.glob("*.ipynb")) if args.folder.is_dir() else []
+    if not notebooks:
+        state = "does not exist" if not args.folder.exists() else "is not a folder" if not args.folder.is_dir() else "holds no .ipynb files"
+        print(f"check_notebooks: {args.folder} {state}; pass the folder of the lab notebooks (e.g. labs).", file=sys.stderr)
+        return 2
     bad = 0
-    for path in sorted(args.folder.glob("*.ipynb")):
+    for path in notebooks:
         if args.strip:
             strip_outputs(path)
         elif cells := dirty_cells(path):

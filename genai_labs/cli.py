@@ -1,18 +1,53 @@
 """The ``genai-labs`` command (instructors and CI).
 
-    genai-labs run [lab1|lab2|lab3|all ...] [--profile tiny|laptop|course] [--out DIR]
-    genai-labs world [--out DIR] [--seed N]
-    genai-labs bench [--out DIR] [--quick]
+    genai-labs run [lab1|lab2|lab3|all ...] [--profile tiny|laptop|course] [--out DIR] [--cell-timeout SECONDS] [--no-progress]
+    genai-labs world [--data-out DIR] [--seed N] [--force]
+    genai-labs bench [--out DIR] [--quick] [--only NAME [NAME ...]]
     genai-labs profile [NAME]
+
+User errors (an unknown lab, no notebooks, an unusable folder, a bad override) print one message and exit 2;
+a lab that stops exits 1 and leaves its run folder marked failed.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from genai_labs.config import PROFILES, ConfigError, load_profile
+
+
+def positive_seconds(text: str) -> int:
+    """argparse type of ``run --cell-timeout``: a whole number of seconds above 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{value} must be above 0 (leave --cell-timeout out for no limit)")
+    return value
+
+
+class BenchmarkNames(Sequence):
+    """``genai_labs.bench.BENCHMARKS`` as argparse choices of ``bench --only``, imported only when used (bench imports
+    torch, which would slow down every command's start)."""
+
+    @staticmethod
+    def _names() -> tuple[str, ...]:
+        from genai_labs.bench import BENCHMARKS
+
+        return tuple(BENCHMARKS)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        return self._names()[index]
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def __repr__(self) -> str:
+        return ", ".join(self._names())
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -22,7 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="execute lab notebooks headlessly into a new run folder")
     run.add_argument("labs", nargs="*", default=["all"], help="lab1, lab2, lab3 or all (default: all)")
     run.add_argument("--profile", default=None, choices=sorted(PROFILES), help="profile (default: $GENAI_LABS_PROFILE or tiny)")
-    run.add_argument("--out", type=Path, default=Path("runs"), help="parent folder of run folders (default: runs/)")
+    run.add_argument("--out", type=Path, default=Path("runs"), help="parent folder of run folders, created if missing (default: runs/)")
+    run.add_argument("--cell-timeout", type=positive_seconds, default=None, metavar="SECONDS",
+                     help="stop the run when one cell runs longer than this (default: no limit)")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     world = commands.add_parser("world", help="rebuild the tiny world's data files and models")
@@ -31,8 +68,13 @@ def _parser() -> argparse.ArgumentParser:
     world.add_argument("--force", action="store_true", help="rebuild the models even if cached")
 
     bench = commands.add_parser("bench", help="run the benchmark suite (benchmarks/)")
-    bench.add_argument("--out", type=Path, default=Path("benchmarks/results"), help="folder for JSON and Markdown results")
-    bench.add_argument("--quick", action="store_true", help="small sizes: checks the suite runs, numbers are not meaningful")
+    bench.add_argument("--out", type=Path, default=Path("benchmarks/results"),
+                       help="folder for JSON and Markdown results, created if missing (default: %(default)s)")
+    bench.add_argument("--quick", action="store_true",
+                       help="small sizes: checks the suite runs, numbers are not meaningful (default: off, the full suite)")
+    bench.add_argument("--only", nargs="+", choices=BenchmarkNames(), default=None, metavar="NAME",
+                       help="run only these benchmarks, of: %(choices)s; earlier results of the others in --out are kept "
+                            "(default: all)")
 
     profile = commands.add_parser("profile", help="print a profile's settings")
     profile.add_argument("name", nargs="?", default=None, choices=sorted(PROFILES))
@@ -40,19 +82,19 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from genai_labs.runner import LabRunError, discover_labs, run_labs
+    from genai_labs.runner import LabRunError, RunSetupError, run_labs
 
-    available = discover_labs()
-    labs = list(available) if "all" in args.labs else args.labs
-    unknown = [lab for lab in labs if lab not in available]
-    if unknown:
-        print(f"genai-labs run: unknown lab {', '.join(unknown)}; choose from {', '.join(available)} or all.", file=sys.stderr)
-        return 2
     profile = args.profile or load_profile().name
     try:
-        result = run_labs(labs, profile=profile, out=args.out, progress=not args.no_progress)
-    except LabRunError as err:
+        result = run_labs(
+            args.labs, profile=profile, out=args.out, progress=not args.no_progress, cell_timeout=args.cell_timeout
+        )
+    except RunSetupError as err:
         print(f"genai-labs run: {err}", file=sys.stderr)
+        return 2
+    except LabRunError as err:
+        print(f"genai-labs run: {err}\nrun folder (status failed, what finished is kept): {err.run_dir}",
+              file=sys.stderr)
         return 1
     print(f"run folder: {result.run_dir}")
     for lab, seconds in result.timings_s.items():
@@ -62,13 +104,20 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _world(args: argparse.Namespace) -> int:
-    from genai_labs.world.assets import build_world_assets, ensure_world_assets, world_assets_dir
+    from genai_labs.runner import RunSetupError, ensure_writable_folder
+    from genai_labs.world.assets import ensure_world_assets
     from genai_labs.world.data_files import world_data_dir, write_world_data
 
+    if args.data_out is not None:
+        try:
+            ensure_writable_folder(args.data_out, option="--data-out")
+        except RunSetupError as err:
+            print(f"genai-labs world: {err}", file=sys.stderr)
+            return 2
     target = args.data_out or world_data_dir(args.seed)
     for name, path in write_world_data(target, seed=args.seed).items():
         print(f"{name:10s} {path} {path.stat().st_size:,} bytes")
-    assets = build_world_assets(world_assets_dir(), overwrite=True) if args.force else ensure_world_assets()
+    assets = ensure_world_assets(force=args.force)  # under the build lock: a notebook building at the same time waits
     print(f"models     {assets.root}")
     return 0
 
@@ -76,7 +125,13 @@ def _world(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from genai_labs.bench import run_benchmarks
 
-    run_benchmarks(args.out, quick=args.quick)
+    try:
+        run_benchmarks(args.out, quick=args.quick, only=args.only)
+    except ValueError as err:  # run_benchmarks checks --out before measuring anything
+        if not str(err).startswith("bench --out"):
+            raise
+        print(f"genai-labs {err}", file=sys.stderr)
+        return 2
     return 0
 
 

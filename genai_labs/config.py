@@ -6,15 +6,23 @@ models of the original course, ``laptop`` is the course on ``google/flan-t5-smal
 
 Select with ``GENAI_LABS_PROFILE`` or ``load_profile("course")``. Every field can be overridden with
 keyword arguments (nested fields with a double underscore, ``lab2__lora__r=8``) or environment variables
-(``GENAI_LABS_DATASET=../shared/datasets/dialogsum``, ``GENAI_LABS_LAB2__LORA_R=8``).
+(``GENAI_LABS_DATASET=../shared/datasets/dialogsum``, ``GENAI_LABS_LAB2__LORA__R=8``). An unknown
+``GENAI_LABS_*`` name and an out-of-range value are errors that name the setting and the fix;
+``genai-labs profile <name>`` prints every field.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import functools
+import math
+import operator
 import os
+import types
 import typing
 from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
 from typing import Any, Mapping
 
 ENV_PREFIX = "GENAI_LABS_"
@@ -26,9 +34,140 @@ WORLD_MODEL = "tiny-world/flan-t5"
 WORLD_DATASET = "tiny-world/dialogsum"
 WORLD_REWARD_MODEL = "tiny-world/toxicity-roberta"
 
+DEVICES = ("auto", "cpu", "cuda")  # Profile.device; genai_labs.models.choose_device maps them to a torch device
+# transformers' TrainingArguments.train_sampling_strategy values (it silently samples at random for any other)
+TRAIN_SAMPLING_STRATEGIES = ("random", "sequential", "group_by_length", "batch_rebalance")
+LORA_BIASES = ("none", "all", "lora_only")  # peft's LoraConfig.bias
+MAX_SEED = 2**32 - 1  # numpy's seeds stop here
+
+# GENAI_LABS_* variables that are not profile fields, and who reads them; any other GENAI_LABS_* name must
+# be a profile field (load_profile rejects typos).
+NON_FIELD_ENV_VARS: dict[str, str] = {
+    PROFILE_ENV: "the profile's name (genai_labs.config.load_profile)",
+    "GENAI_LABS_CACHE": "the cache of the tiny world and of trained adapters (genai_labs.world.data_files)",
+    "GENAI_LABS_RUN_DIR": "the run folder `genai-labs run` gives each notebook (genai_labs.report)",
+    "GENAI_LABS_LABS_DIR": "the folder of lab notebooks `genai-labs run` executes (genai_labs.runner)",
+}
+# Profile fields (override paths) that may name a local folder; otherwise they hold a hub id or a world source.
+PATH_FIELDS = ("model", "dataset", "reward_model", "lab3__adapter_path")
+# Non-field variables whose value is always a path.
+PATH_ENV_VARS = ("GENAI_LABS_CACHE", "GENAI_LABS_RUN_DIR", "GENAI_LABS_LABS_DIR")
+
 
 class ConfigError(ValueError):
     """A profile name or an override is not valid; the message names the field and the fix."""
+
+
+# -- validation (every config dataclass checks itself in __post_init__) ----------------------------------------
+
+
+@functools.lru_cache(maxsize=None)
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+@functools.lru_cache(maxsize=None)
+def _class_prefixes() -> dict[type, str]:
+    """Override prefix of each config dataclass inside a Profile: ``{PPOConfig: "lab3__ppo__", ...}``."""
+    prefixes: dict[type, str] = {Profile: ""}
+
+    def walk(cls: type, prefix: str) -> None:
+        for f in fields(cls):
+            hint = _hints(cls)[f.name]
+            if dataclasses.is_dataclass(hint):
+                prefixes[hint] = f"{prefix}{f.name}__"
+                walk(hint, prefixes[hint])
+
+    walk(Profile, "")
+    return prefixes
+
+
+def _setting(config: object, name: str) -> str:
+    """How users spell field ``name`` of ``config`` (error messages): dotted path, variable, keyword."""
+    path = _class_prefixes().get(type(config), "") + name
+    return f"{path.replace('__', '.')} ({ENV_PREFIX}{path.upper()}=..., or load_profile({path}=...))"
+
+
+def _require(config: object, name: str, ok: bool, accepted: str) -> None:
+    """Raise ConfigError naming the field, its value and what it accepts unless ``ok``."""
+    if not ok:
+        raise ConfigError(f"Setting {_setting(config, name)} is {getattr(config, name)!r}; it must be {accepted}.")
+
+
+_COMPARE = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
+
+
+def _bounds(config: object, name: str, *, gt: float | None = None, ge: float | None = None,
+            lt: float | None = None, le: float | None = None, note: str = "") -> None:
+    """Check a number field against open (gt/lt) and closed (ge/le) bounds; ``note`` explains special values."""
+    limits = {op: limit for op, limit in ((">", gt), (">=", ge), ("<", lt), ("<=", le)) if limit is not None}
+    ok = all(_COMPARE[op](getattr(config, name), limit) for op, limit in limits.items())
+    _require(config, name, ok, " and ".join(f"{op} {limit}" for op, limit in limits.items()) + note)
+
+
+def _one_of(config: object, name: str, choices: tuple[str, ...]) -> None:
+    _require(config, name, getattr(config, name) in choices, "one of " + ", ".join(repr(c) for c in choices))
+
+
+def _non_empty(config: object, *names: str) -> None:
+    for name in names:
+        _require(config, name, bool(getattr(config, name).strip()), "a non-empty string")
+
+
+def _dropout(config: object, name: str) -> None:
+    """A dropout probability in [0, 1) (None too where the field allows it: the model's own rate)."""
+    value = getattr(config, name)
+    optional = type(None) in typing.get_args(_hints(type(config))[name])
+    _require(config, name, value is None or 0 <= value < 1, "in [0, 1)" + (" or None (the model's own)" if optional else ""))
+
+
+def _type_ok(value: Any, hint: Any) -> bool:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_type_ok(value, arg) for arg in args)
+    if hint is type(None):
+        return value is None
+    if origin is tuple:
+        return isinstance(value, tuple) and all(_type_ok(item, args[0]) for item in value)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return isinstance(value, hint)
+
+
+def _type_name(hint: Any) -> str:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(arg) for arg in args)
+    if origin is tuple:
+        return f"a tuple of {_type_name(args[0])} (comma-separated in the environment)"
+    names = {int: "an int (a whole number, not True/False)", float: "a float (a finite number)",
+             bool: "a bool (true/false, 1/0, yes/no, on/off)", str: "a string", type(None): "None"}
+    return names.get(hint, getattr(hint, "__name__", str(hint)))
+
+
+def _check_types(config: object) -> None:
+    """Every field holds its declared type (bools are not ints, floats are finite)."""
+    for f in fields(config):
+        hint, value = _hints(type(config))[f.name], getattr(config, f.name)
+        if not _type_ok(value, hint):
+            raise ConfigError(f"Setting {_setting(config, f.name)} must be {_type_name(hint)}; got {value!r}.")
+
+
+def _check_training(config: FineTuneConfig | LoraSettings) -> None:
+    """The transformers Trainer settings Lab 2's full and LoRA runs share."""
+    _bounds(config, "learning_rate", gt=0)
+    _bounds(config, "num_train_epochs", gt=0)
+    _require(config, "max_steps", config.max_steps == -1 or config.max_steps >= 1, ">= 1, or -1 to run num_train_epochs")
+    _bounds(config, "per_device_train_batch_size", ge=1)
+    _bounds(config, "weight_decay", ge=0)
+    _bounds(config, "warmup_steps", ge=0)
+    _non_empty(config, "lr_scheduler_type")
+    _bounds(config, "logging_steps", ge=1)
+    _bounds(config, "save_steps", ge=0, note=" (0: no checkpoints)")
+    _bounds(config, "save_total_limit", ge=0, note=" (0: keep all)")
+    _one_of(config, "train_sampling_strategy", TRAIN_SAMPLING_STRATEGIES)
 
 
 @dataclass(frozen=True)
@@ -43,6 +182,16 @@ class Lab1Config:
     max_new_tokens: int = 50
     batch_size: int = 16
     n_diversity_samples: int = 8  # samples per temperature for the distinct-n curve
+
+    def __post_init__(self) -> None:
+        _check_types(self)
+        for name in ("example_indices", "one_shot_indices", "few_shot_indices"):
+            _require(self, name, all(i >= 0 for i in getattr(self, name)), "row indices >= 0 (e.g. 4,8,12)")
+        _bounds(self, "target_index", ge=0)
+        _bounds(self, "eval_examples", ge=0, note=" (0: the whole test split)")
+        _bounds(self, "max_new_tokens", ge=1)
+        _bounds(self, "batch_size", ge=1)
+        _bounds(self, "n_diversity_samples", ge=1)
 
 
 @dataclass(frozen=True)
@@ -63,6 +212,13 @@ class FineTuneConfig:
     save_total_limit: int = 2  # checkpoints kept per run (0 = all)
     dropout_rate: float | None = None  # None: the model's own (FLAN-T5: 0.1); the tiny model trains faster without
     train_sampling_strategy: str = "random"  # or "group_by_length": less padding (tiny: 11% lower ROUGE-1 at 300 steps)
+
+    def __post_init__(self) -> None:
+        _check_types(self)
+        _check_training(self)
+        _bounds(self, "max_source_length", ge=1)
+        _bounds(self, "max_target_length", ge=1)
+        _dropout(self, "dropout_rate")
 
 
 @dataclass(frozen=True)
@@ -88,6 +244,16 @@ class LoraSettings:
     model_dropout_rate: float | None = None  # the frozen model's own dropout while training (None: keep it)
     train_sampling_strategy: str = "random"  # or "group_by_length": less padding (tiny: 11% lower ROUGE-1 at 300 steps)
 
+    def __post_init__(self) -> None:
+        _check_types(self)
+        _check_training(self)
+        _bounds(self, "r", ge=1)
+        _bounds(self, "alpha", gt=0)
+        _dropout(self, "dropout")
+        _require(self, "target_modules", bool(self.target_modules), "at least one module name (e.g. q,v)")
+        _one_of(self, "bias", LORA_BIASES)
+        _dropout(self, "model_dropout_rate")
+
 
 @dataclass(frozen=True)
 class Lab2Config:
@@ -104,6 +270,18 @@ class Lab2Config:
     generation_batch_size: int = 16
     max_new_tokens: int = 64
     bootstrap_resamples: int = 1000
+
+    def __post_init__(self) -> None:
+        _check_types(self)
+        _bounds(self, "train_every", ge=1, note=" (1: every training dialogue)")
+        _bounds(self, "train_first", ge=0, note=" (0: all)")
+        _bounds(self, "eval_examples", ge=0, note=" (0: the whole test split)")
+        _bounds(self, "example_index", ge=0)
+        _bounds(self, "replay_fraction", ge=0, lt=1, note=" (the skill examples' share of the mixed training set)")
+        _bounds(self, "skill_examples", ge=0, note=" (0: the whole test split)")
+        _bounds(self, "generation_batch_size", ge=1)
+        _bounds(self, "max_new_tokens", ge=1)
+        _bounds(self, "bootstrap_resamples", ge=1)
 
 
 @dataclass(frozen=True)
@@ -136,6 +314,30 @@ class PPOConfig:
     checkpoint_every: int = 0  # 0: only at the end
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        _check_types(self)
+        _bounds(self, "learning_rate", gt=0)
+        for name in ("steps", "batch_size", "mini_batch_size", "ppo_epochs"):
+            _bounds(self, name, ge=1)
+        _bounds(self, "gamma", ge=0, le=1)
+        _bounds(self, "lam", ge=0, le=1)
+        _bounds(self, "cliprange", gt=0)
+        _bounds(self, "cliprange_value", gt=0)
+        _bounds(self, "vf_coef", ge=0)
+        _bounds(self, "init_kl_coef", ge=0, note=" (0: no KL penalty)")
+        _bounds(self, "target_kl", gt=0)  # the adaptive controller divides by both
+        _bounds(self, "kl_horizon", ge=1)
+        _bounds(self, "max_grad_norm", ge=0, note=" (0: no clipping)")
+        _bounds(self, "min_new_tokens", ge=0)
+        _bounds(self, "response_length_min", ge=1)
+        _require(self, "response_length_max", self.response_length_max >= self.response_length_min,
+                 f">= response_length_min ({self.response_length_min}); lengths are drawn from [min, max)")
+        _bounds(self, "top_k", ge=0, note=" (0: off)")
+        _bounds(self, "top_p", gt=0, le=1, note=" (1.0: off)")
+        _dropout(self, "value_head_dropout")
+        _bounds(self, "checkpoint_every", ge=0, note=" (0: only at the end)")
+        _bounds(self, "seed", ge=0, le=MAX_SEED)
+
 
 @dataclass(frozen=True)
 class Lab3Config:
@@ -152,6 +354,19 @@ class Lab3Config:
     ppo: PPOConfig = field(default_factory=PPOConfig)
     bootstrap_resamples: int = 1000
 
+    def __post_init__(self) -> None:
+        _check_types(self)
+        _bounds(self, "prompt_min_chars", ge=0)
+        _require(self, "prompt_max_chars", self.prompt_max_chars > self.prompt_min_chars,
+                 f"> prompt_min_chars ({self.prompt_min_chars}); prompts keep min < len(dialogue) <= max")
+        _bounds(self, "eval_prompts", ge=0, note=" (0: the whole test split)")
+        _bounds(self, "eval_new_tokens", ge=1)
+        _non_empty(self, "reward_label", "toxic_label")
+        _require(self, "toxic_label", self.toxic_label != self.reward_label,
+                 f"a label other than reward_label ({self.reward_label!r})")
+        _bounds(self, "reward_train_epochs", ge=0, note=" (0: use the profile's reward model as is)")
+        _bounds(self, "bootstrap_resamples", ge=1)
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -165,10 +380,16 @@ class Profile:
     reward_model: str
     reward_model_revision: str | None
     seed: int = 42
-    device: str = "auto"  # "auto" | "cpu" | "cuda"
+    device: str = "auto"  # one of DEVICES
     lab1: Lab1Config = field(default_factory=Lab1Config)
     lab2: Lab2Config = field(default_factory=Lab2Config)
     lab3: Lab3Config = field(default_factory=Lab3Config)
+
+    def __post_init__(self) -> None:
+        _check_types(self)
+        _non_empty(self, "name", "model", "dataset", "reward_model")
+        _bounds(self, "seed", ge=0, le=MAX_SEED)
+        _one_of(self, "device", DEVICES)
 
     def describe(self) -> str:
         """One-screen banner of what will run (first cell of every lab)."""
@@ -288,7 +509,7 @@ def _tiny() -> Profile:
             eval_new_tokens=48,
             reward_train_epochs=3,
             ppo=PPOConfig(
-                learning_rate=1e-4,  # 1e-3 drove the KL past 20 and ROUGE-1 from 0.55 to 0.02
+                learning_rate=1e-4,  # keeps ROUGE-1 near the LoRA start (0.496 -> 0.487, README); 1e-3 drove the KL past 20
                 steps=30,
                 batch_size=32,
                 mini_batch_size=8,
@@ -310,7 +531,8 @@ PROFILES: dict[str, typing.Callable[[], Profile]] = {"tiny": _tiny, "laptop": _l
 def load_profile(name: str | None = None, *, env: Mapping[str, str] | None = None, **overrides: Any) -> Profile:
     """Build a profile: defaults of ``name`` (or ``$GENAI_LABS_PROFILE``), then env overrides, then kwargs.
 
-    Used by every lab's first cell. ``overrides`` use ``__`` for nested fields: ``lab2__lora__r=8``.
+    Used by every lab's first cell. ``overrides`` use ``__`` for nested fields: ``lab2__lora__r=8``. All
+    overrides are applied together, so related fields (``response_length_min``/``_max``) can move at once.
     """
     env = os.environ if env is None else env
     name = name or env.get(PROFILE_ENV) or DEFAULT_PROFILE
@@ -319,17 +541,36 @@ def load_profile(name: str | None = None, *, env: Mapping[str, str] | None = Non
             f"Unknown profile {name!r} (from {PROFILE_ENV} or load_profile's name). "
             f"Choose one of: {', '.join(PROFILES)}."
         )
-    profile = PROFILES[name]()
-    env_overrides = {
-        key[len(ENV_PREFIX) :].lower(): value
-        for key, value in env.items()
-        if key.startswith(ENV_PREFIX) and key != PROFILE_ENV and key[len(ENV_PREFIX) :].lower() in _all_paths(Profile)
-    }
-    for key, value in env_overrides.items():
-        profile = _set_path(profile, key, value, source=f"environment variable {ENV_PREFIX}{key.upper()}")
-    for key, value in overrides.items():
-        profile = _set_path(profile, key, value, source=f"keyword argument {key}")
-    return profile
+    changes = {**_env_overrides(env), **{key: (value, f"keyword argument {key}") for key, value in overrides.items()}}
+    return _apply(PROFILES[name](), changes)
+
+
+def resolve_path_overrides(env: Mapping[str, str], base_dir: Path) -> dict[str, str]:
+    """A copy of ``env`` whose relative local-path overrides are absolute against ``base_dir``.
+
+    Used by ``genai-labs run`` before it starts notebook kernels, which run in ``labs/``: a
+    ``GENAI_LABS_DATASET=data/world`` typed in the checkout must still name the checkout's folder there.
+    Path-valued fields (:data:`PATH_FIELDS`) are resolved when the value exists under ``base_dir`` or reads
+    as a path (``genai_labs.sources.looks_like_local_path``: ``./x``, ``../x``, ``a/b/c``); a hub id
+    (``owner/name``) that is no folder there, or a tiny-world source, stays as it is. The variables in
+    :data:`PATH_ENV_VARS` are always paths. Absolute and ``~`` paths are kept.
+    """
+    from genai_labs.sources import is_world_source, looks_like_local_path  # sources imports this module
+
+    base = Path(base_dir).expanduser().absolute()
+    resolved = dict(env)
+    for key, value in env.items():
+        if not key.startswith(ENV_PREFIX) or not value or value.startswith("~") or Path(value).is_absolute():
+            continue
+        if key in PATH_ENV_VARS:
+            make_absolute = True
+        elif key not in NON_FIELD_ENV_VARS and key[len(ENV_PREFIX) :].lower() in PATH_FIELDS:
+            make_absolute = not is_world_source(value) and ((base / value).exists() or looks_like_local_path(value))
+        else:
+            make_absolute = False
+        if make_absolute:
+            resolved[key] = str((base / value).resolve())
+    return resolved
 
 
 def profile_as_dict(profile: Profile) -> dict[str, Any]:
@@ -337,40 +578,72 @@ def profile_as_dict(profile: Profile) -> dict[str, Any]:
     return dataclasses.asdict(profile)
 
 
-def _all_paths(cls: type, prefix: str = "") -> set[str]:
-    paths: set[str] = set()
-    hints = typing.get_type_hints(cls)
-    for f in fields(cls):
-        path = prefix + f.name
-        paths.add(path)
-        if dataclasses.is_dataclass(hints[f.name]):
-            paths |= _all_paths(hints[f.name], path + "__")
-    return paths
+def _all_paths(*, groups: bool = True) -> set[str]:
+    """Every override path of a Profile (``lab2__lora__r``), with or without the groups (``lab2__lora``)."""
+    return {
+        prefix + f.name
+        for cls, prefix in _class_prefixes().items()
+        for f in fields(cls)
+        if groups or not dataclasses.is_dataclass(_hints(cls)[f.name])
+    }
 
 
-def _set_path(obj: Any, path: str, value: Any, *, source: str) -> Any:
-    head, _, rest = path.partition("__")
-    names = {f.name for f in fields(obj)}
-    if head not in names:
-        raise ConfigError(
-            f"Unknown setting {path!r} in {source}. Valid names here: {', '.join(sorted(names))} "
-            "(nested settings use a double underscore, e.g. lab2__lora__r)."
-        )
-    hint = typing.get_type_hints(type(obj))[head]
-    current = getattr(obj, head)
-    if rest:
-        if not dataclasses.is_dataclass(current):
-            raise ConfigError(f"Setting {head!r} in {source} has no nested field {rest!r}.")
-        return replace(obj, **{head: _set_path(current, rest, value, source=source)})
-    return replace(obj, **{head: _coerce(value, hint, name=path, source=source)})
+def _env_overrides(env: Mapping[str, str]) -> dict[str, tuple[str, str]]:
+    """``{field path: (value, source)}`` of the ``GENAI_LABS_*`` variables; an unknown name raises ConfigError."""
+    valid = _all_paths()
+    found: dict[str, tuple[str, str]] = {}
+    for key, value in env.items():
+        if not key.startswith(ENV_PREFIX) or key in NON_FIELD_ENV_VARS:
+            continue
+        path = key[len(ENV_PREFIX) :].lower()
+        if path not in valid:
+            names = _all_paths(groups=False) | {k[len(ENV_PREFIX) :].lower() for k in NON_FIELD_ENV_VARS}
+            close = difflib.get_close_matches(path, sorted(names), n=3)
+            hint = f" Did you mean {' or '.join(ENV_PREFIX + c.upper() for c in close)}?" if close else ""
+            raise ConfigError(
+                f"Unknown environment variable {key}: no profile field is called {path!r}.{hint} Rename or unset it. "
+                "Profile fields are GENAI_LABS_<FIELD>, nested ones joined by a double underscore "
+                f"(GENAI_LABS_LAB2__LORA__R=8; `genai-labs profile` lists them); the other GENAI_LABS_ variables "
+                f"are {', '.join(NON_FIELD_ENV_VARS)}."
+            )
+        found[path] = (value, f"environment variable {key}")
+    return found
+
+
+def _apply(obj: Any, changes: Mapping[str, tuple[Any, str]], prefix: str = "") -> Any:
+    """``obj`` with ``changes`` (``{path: (value, source)}``) applied, each dataclass rebuilt (and checked) once."""
+    hints = _hints(type(obj))
+    direct: dict[str, Any] = {}
+    nested: dict[str, dict[str, tuple[Any, str]]] = {}
+    for path, (value, source) in changes.items():
+        head, _, rest = path.partition("__")
+        if head not in hints:
+            close = difflib.get_close_matches(head, sorted(hints), n=3)
+            raise ConfigError(
+                f"Unknown setting {prefix + path!r} in {source}."
+                + (f" Did you mean {' or '.join(repr(prefix + c) for c in close)}?" if close else "")
+                + f" Valid names here: {', '.join(sorted(hints))} (nested settings use a double underscore, e.g. lab2__lora__r)."
+            )
+        if not rest:
+            direct[head] = _coerce(value, hints[head], name=prefix + head, source=source)
+        elif dataclasses.is_dataclass(hints[head]):
+            nested.setdefault(head, {})[rest] = (value, source)
+        else:
+            raise ConfigError(f"Setting {prefix + head!r} in {source} has no nested field {rest!r}.")
+    for head, sub in nested.items():
+        direct[head] = _apply(getattr(obj, head), sub, prefix=f"{prefix}{head}__")
+    try:
+        return replace(obj, **direct) if direct else obj
+    except ConfigError as err:  # a range check of the rebuilt dataclass: say which overrides were applied there
+        raise ConfigError(f"{err} Overrides applied here: {'; '.join(source for _, source in changes.values())}.") from None
 
 
 def _coerce(value: Any, hint: Any, *, name: str, source: str) -> Any:
-    """Convert strings from the environment to the field's type; check other values' types."""
+    """Convert strings from the environment to the field's type; check other values' types (no bools for numbers)."""
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
-        if value is None or (isinstance(value, str) and value.lower() in ("", "none")) and type(None) in args:
+    if origin in (typing.Union, types.UnionType):
+        if (value is None or (isinstance(value, str) and value.lower() in ("", "none"))) and type(None) in args:
             return None
         inner = [a for a in args if a is not type(None)]
         return _coerce(value, inner[0], name=name, source=source)
@@ -385,7 +658,11 @@ def _coerce(value: Any, hint: Any, *, name: str, source: str) -> Any:
                 if value.lower() in ("0", "false", "no", "off"):
                     return False
                 raise ValueError(value)
+            if not isinstance(value, (bool, int)):
+                raise ValueError(value)
             return bool(value)
+        if hint in (int, float) and isinstance(value, bool):
+            raise ValueError(value)
         if hint is int:
             if isinstance(value, float) and not value.is_integer():
                 raise ValueError(value)
@@ -395,7 +672,5 @@ def _coerce(value: Any, hint: Any, *, name: str, source: str) -> Any:
         if hint is str:
             return str(value)
     except (TypeError, ValueError):
-        raise ConfigError(
-            f"Setting {name!r} from {source} must be of type {getattr(hint, '__name__', hint)}; got {value!r}."
-        ) from None
+        raise ConfigError(f"Setting {name!r} from {source} must be {_type_name(hint)}; got {value!r}.") from None
     raise ConfigError(f"Setting {name!r} from {source} cannot be set this way (it is a group of settings).")

@@ -19,7 +19,7 @@ from typing import Any
 import datasets
 
 from genai_labs.config import WORLD_DATASET, Profile
-from genai_labs.sources import SourceUnavailableError, is_world_source, local_path, require_hub
+from genai_labs.sources import is_world_source, local_source, require_hub
 
 SPLITS = ("train", "validation", "test")
 REQUIRED_FIELDS = ("dialogue", "summary")
@@ -160,14 +160,9 @@ def load_dialogsum(profile: Profile) -> DialogSum:
         from genai_labs.world.data_files import world_data_dir
 
         return load_jsonl_folder(world_data_dir(), source=WORLD_DATASET)
-    folder = local_path(source)
+    folder = local_source(source, kind="dataset", field="dataset", profile=profile.name)
     if folder is not None:
         return load_jsonl_folder(folder)
-    if source.startswith((".", "/", "~")):
-        raise SourceUnavailableError(
-            f"Profile {profile.name!r}: dataset folder {source!r} (field 'dataset') does not exist. "
-            "Point GENAI_LABS_DATASET at a folder of train/validation/test .jsonl files."
-        )
     return load_hub_dialogsum(source, revision=profile.dataset_revision, profile=profile.name)
 
 

@@ -1,8 +1,9 @@
 """Lab 3's experiment around the PPO trainer: prompts, the reward, and an honest toxicity evaluation.
 
 The course scored 11 sampled summaries once and reported a relative "improvement" whose sign flipped from
-run to run. Here toxicity is measured on hundreds of held-out prompts with seeded sampling, before and after
-PPO on the *same* prompts, and the change gets a paired-bootstrap confidence interval.
+run to run. Here toxicity is measured on ``eval_prompts`` held-out prompts (200 in the tiny profile) with
+seeded sampling, before and after PPO on the *same* prompts, and the change gets a paired-bootstrap
+confidence interval.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import torch
 from genai_labs.config import Lab3Config
 from genai_labs.data import DialogSum, filter_by_length, split_prompts
 from genai_labs.generation import GenerationSettings, generate_texts
-from genai_labs.metrics import bootstrap_ci, label_logits, paired_bootstrap, toxicity_probabilities
+from genai_labs.metrics import label_logits, paired_bootstrap, toxicity_probabilities, toxicity_summary
 from genai_labs.prompts import training_prompt
 from genai_labs.value_head import REFERENCE_ADAPTER, use_adapter
 
@@ -85,13 +86,10 @@ class ToxicityReport:
     summaries: list[str]
     probabilities: np.ndarray
 
-    def summary(self, *, resamples: int = 1000, seed: int = 0) -> dict[str, float]:
-        """Mean, std, share above 0.5 and a bootstrap 95% CI of the mean."""
-        mean, low, high = bootstrap_ci(self.probabilities, resamples=resamples, seed=seed)
-        return {
-            "mean": mean, "std": float(np.std(self.probabilities)), "ratio_above_0.5": float(np.mean(self.probabilities > 0.5)),
-            "ci_low": low, "ci_high": high, "n": len(self.probabilities),
-        }
+    def summary(self, *, threshold: float = 0.5, resamples: int = 1000, seed: int = 0) -> dict[str, float]:
+        """Mean, std, ``toxicity_ratio`` (share with P(hate) >= ``threshold``) and a bootstrap 95% CI of the mean
+        (``metrics.toxicity_summary``)."""
+        return toxicity_summary(self.probabilities, threshold, resamples=resamples, seed=seed)
 
 
 def measure_toxicity(policy: Any, tokenizer: Any, prompts: Sequence[str], classifier: Any, classifier_tokenizer: Any,
@@ -124,7 +122,6 @@ def reward_gain_table(prompts: Sequence[str], before: Sequence[str], after: Sequ
         "reward before": reward_before, "reward after": reward_after, "gain": reward_after - reward_before,
     })
     return table.sort_values("gain", ascending=False, ignore_index=True)
-
 
 
 @dataclass(frozen=True)

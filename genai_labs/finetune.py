@@ -21,17 +21,15 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import hashlib
 import json
 import math
 import os
 import random
-import resource
 import shutil
-import sys
-import tempfile
+import stat
 import time
-import warnings
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -50,7 +48,10 @@ from transformers import (
 from transformers.trainer_callback import PrinterCallback
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
 
+from genai_labs.atomic_io import build_folder_atomic, file_lock, make_readable, write_json_atomic
 from genai_labs.config import FineTuneConfig, LoraSettings
+from genai_labs.generation import model_device
+from genai_labs.memory import optimizer_state_bytes, peak_rss_bytes
 from genai_labs.models import count_parameters, quiet_transformers, set_dropout, t5_forward_flops
 from genai_labs.prompts import topic_prompt, training_prompt
 
@@ -230,11 +231,22 @@ class AtomicCheckpointTrainer(Trainer):
         return self._staging_dir if self._staging_dir is not None else super()._get_output_dir(trial)
 
     def _save(self, output_dir: str | None = None, state_dict: dict[str, Any] | None = None) -> None:
-        # an adapter on lm_head makes peft also save the frozen lm_head ("embedding layers found in target_modules"):
-        # harmless in a checkpoint (the final adapter is saved without it), so keep the warning out of the notebook
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Setting `save_embedding_layers`")
+        """Save as the Trainer does, but a peft adapter with ``save_embedding_layers=False`` (as the final adapter).
+
+        peft's default ("auto") copies the frozen lm_head and embeddings into every checkpoint when the adapter sits
+        on lm_head (tiny profile), and otherwise asks the Hugging Face Hub whether the base model's config exists (a
+        network request per checkpoint for a hub model such as the course's, which stalls offline). Resuming never
+        needs the frozen weights: the run restarts from the same base model.
+        """
+        from peft import PeftModel
+
+        model = self.model
+        if isinstance(model, PeftModel):
+            model.save_pretrained = functools.partial(type(model).save_pretrained, model, save_embedding_layers=False)
+        try:
             super()._save(output_dir, state_dict)
+        finally:
+            model.__dict__.pop("save_pretrained", None)
 
     def _save_checkpoint(self, model: torch.nn.Module, trial: Any) -> None:
         run_dir = Path(super()._get_output_dir(trial))
@@ -248,6 +260,7 @@ class AtomicCheckpointTrainer(Trainer):
             self._staging_dir = None
         name = f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
         target = run_dir / name
+        make_readable(staging / name)  # what HF wrote follows the umask; published checkpoints are 0755/0644
         if target.exists():
             shutil.rmtree(target)
         os.replace(staging / name, target)
@@ -293,26 +306,6 @@ class _ProgressCallback(TrainerCallback):
             self.bar = None
 
 
-def atomic_save(save: Callable[[Path], Any], target: str | os.PathLike[str]) -> Path:
-    """Run ``save(tmp_folder)`` then rename the folder to ``target`` (replacing it) (Labs 2-3 caches)."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    try:
-        save(tmp)
-        if target.exists():
-            old = target.with_name(f".{target.name}.old-{os.getpid()}")
-            os.replace(target, old)
-            os.replace(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return target
-
-
 def folder_bytes(path: str | os.PathLike[str]) -> int:
     """Total size of the files under ``path`` (Lab 2: adapter vs full checkpoint on disk)."""
     path = Path(path)
@@ -333,7 +326,7 @@ class TrainResult:
     ``model`` is the trained model in eval mode (for LoRA the adapter *reloaded from disk* on a copy of the
     base, so ``with model.disable_adapter():`` gives the base back); ``merged_model`` is LoRA merged into a
     copy for plain inference. ``peak_memory_bytes`` is ``torch.cuda.max_memory_allocated`` on a GPU; on CPU
-    it is the growth of the process's peak resident set (``getrusage`` ``ru_maxrss``) during training, a
+    it is the growth of the process's peak resident set (``VmHWM``, :func:`genai_labs.memory.peak_rss_bytes`) during training, a
     lower bound: it reads 0 when an earlier phase of the process already peaked higher (``memory_note``
     says which). ``optimizer_state_bytes`` counts the AdamW moment tensors. ``train_seconds`` covers only
     the part run by this call (a resumed run's earlier part is in ``history``).
@@ -382,26 +375,6 @@ class TrainResult:
         }
         row.update(self.extra)
         return row
-
-
-def _model_device(model: torch.nn.Module) -> torch.device:
-    return next(model.parameters()).device
-
-
-def _peak_rss_bytes() -> int:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(peak if sys.platform == "darwin" else peak * 1024)  # Linux reports KiB, macOS bytes
-
-
-def _optimizer_state_bytes(optimizer: torch.optim.Optimizer | None) -> int:
-    if optimizer is None:
-        return 0
-    total = 0
-    for state in optimizer.state.values():
-        for value in state.values():
-            if torch.is_tensor(value):
-                total += value.numel() * value.element_size()
-    return total
 
 
 def _ensure_tokenized(
@@ -479,7 +452,7 @@ def _run_trainer(
 ) -> tuple[Trainer, dict[str, Any]]:
     """Train ``model`` in place with an :class:`AtomicCheckpointTrainer`; resume from the run's last checkpoint."""
     output_dir.mkdir(parents=True, exist_ok=True)
-    device = _model_device(model)
+    device = model_device(model)
     args = _training_arguments(hyper, output_dir=output_dir, seed=seed, use_cpu=device.type == "cpu", evaluate=eval_dataset is not None)
     callbacks: list[TrainerCallback] = []
     if progress:
@@ -500,21 +473,21 @@ def _run_trainer(
         trainer.remove_callback(PrinterCallback)  # with disable_tqdm the Trainer prints every log dict
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
-        rss_before = _peak_rss_bytes()
+        rss_before = peak_rss_bytes()
         started = time.perf_counter()
         trainer.train(resume_from_checkpoint=str(resume) if resume else None)
         seconds = time.perf_counter() - started
     if device.type == "cuda":
         peak, note = int(torch.cuda.max_memory_allocated(device)), "torch.cuda.max_memory_allocated"
     else:
-        peak = max(0, _peak_rss_bytes() - rss_before)
-        note = "CPU: growth of peak RSS (getrusage ru_maxrss) during training; 0 = below an earlier peak"
+        peak = max(0, peak_rss_bytes() - rss_before)
+        note = "CPU: growth of peak RSS (VmHWM) during training; 0 = below an earlier peak"
     info = {
         "seconds": seconds,
         "resumed_from": str(resume) if resume else None,
         "peak_memory_bytes": peak,
         "memory_note": note,
-        "optimizer_state_bytes": _optimizer_state_bytes(trainer.optimizer),
+        "optimizer_state_bytes": optimizer_state_bytes(trainer.optimizer),
     }
     return trainer, info
 
@@ -565,7 +538,8 @@ def train_full(
     )
     model.eval()
     with quiet_transformers():
-        final = atomic_save(lambda tmp: (model.save_pretrained(tmp), tokenizer.save_pretrained(tmp)), output_dir / FINAL_DIR)
+        final = output_dir / FINAL_DIR
+        build_folder_atomic(final, lambda tmp: (model.save_pretrained(tmp), tokenizer.save_pretrained(tmp)))
     trainable, total = count_parameters(model)
     return TrainResult(
         method=method,
@@ -691,7 +665,8 @@ def train_lora(
     )
     peft_model.eval()
     with quiet_transformers():
-        adapter_dir = atomic_save(lambda tmp: peft_model.save_pretrained(tmp, save_embedding_layers=False), output_dir / FINAL_DIR)
+        adapter_dir = output_dir / FINAL_DIR
+        build_folder_atomic(adapter_dir, lambda tmp: peft_model.save_pretrained(tmp, save_embedding_layers=False))
     reloaded = load_lora(base_model, adapter_dir)
     return TrainResult(
         method=method,
@@ -714,24 +689,12 @@ def train_lora(
     )
 
 
-def lora_parameter_count(model_config: Any, settings: LoraSettings) -> int:
-    """LoRA's trainable parameters for a T5 config, by formula (Lab 2): r * (d_in + d_out) per adapted Linear.
-
-    For FLAN-T5-base with r=32 on q and v this is 3,538,944 (1.41% of all 251,116,800 parameters).
-    """
-    d_model, inner = model_config.d_model, model_config.num_heads * model_config.d_kv
-    shapes = {"q": (d_model, inner), "k": (d_model, inner), "v": (d_model, inner), "o": (inner, d_model)}
-    blocks = model_config.num_layers + 2 * getattr(model_config, "num_decoder_layers", model_config.num_layers)
-    per_block = sum(settings.r * (a + b) for name, (a, b) in shapes.items() if name in settings.target_modules)
-    return blocks * per_block
-
-
 def base_fingerprint(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, texts: Sequence[str]) -> str:
     """SHA-256 of the model's logits on ``texts`` (teacher-forced on the texts themselves) (Lab 2).
 
     Equal fingerprints before and after the trainings show the original model was not touched.
     """
-    device = _model_device(model)
+    device = model_device(model)
     was_training = model.training
     model.eval()
     batch = tokenizer(list(texts), return_tensors="pt", padding=True, truncation=True, max_length=128).to(device)
@@ -853,22 +816,24 @@ def run_key(kind: str, profile: Any, base_weights: str) -> str:
     return f"{kind}-{config_hash(payload)}"
 
 
-def _write_json_atomic(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1, default=str)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _publish_cached_run(info_path: Path, final: Path) -> None:
+    """Open up a Lab 2 cached run written before caches were published readable (``final/`` 0700, run info 0600).
+
+    Only the owner may change modes; for anyone else (or a run being replaced meanwhile) it is left as it is.
+    """
+    published = stat.S_IMODE(final.stat().st_mode) == 0o755 and info_path.stat().st_mode & 0o644 == 0o644
+    if published or info_path.stat().st_uid != os.getuid():
+        return
+    with contextlib.suppress(OSError):
+        make_readable(final)
+        os.chmod(info_path, stat.S_IMODE(info_path.stat().st_mode) | 0o644)
 
 
 def _load_cached_run(kind: str, run_dir: Path, base_model: PreTrainedModel, profile: Any) -> TrainResult | None:
     info_path, final = run_dir / RUN_INFO_FILE, run_dir / FINAL_DIR
     if not (info_path.is_file() and final.is_dir()):
         return None
+    _publish_cached_run(info_path, final)
     info = json.loads(info_path.read_text())
     summary = info["summary"]
     if kind == "lora":
@@ -877,7 +842,7 @@ def _load_cached_run(kind: str, run_dir: Path, base_model: PreTrainedModel, prof
     else:
         from genai_labs.models import load_seq2seq
 
-        model, _ = load_seq2seq(profile, source=str(final), device=_model_device(base_model).type)
+        model, _ = load_seq2seq(profile, source=str(final), device=model_device(base_model).type)
         merged = None
     return TrainResult(
         method=kind,
@@ -925,21 +890,25 @@ def cached_training(
 
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     run_dir = root / "lab2" / run_key(kind, profile, base_weights or weights_hash(base_model))
-    if force and run_dir.exists():
-        shutil.rmtree(run_dir)
-    cached = _load_cached_run(kind, run_dir, base_model, profile)
-    if cached is not None:
-        return cached
-    cfg = profile.lab2
-    if kind == "lora":
-        result = train_lora(
-            base_model, tokenizer, train_dataset, cfg.lora, output_dir=run_dir, seed=profile.seed,
-            max_source_length=cfg.full.max_source_length, max_target_length=cfg.full.max_target_length,
-            progress=progress,
-        )
-    else:
-        result = train_full(base_model, tokenizer, train_dataset, cfg.full, output_dir=run_dir, seed=profile.seed, method=kind, progress=progress)
-    _write_json_atomic(run_dir / RUN_INFO_FILE, {"summary": result.summary(), "history": result.history})
+    # one process trains a run at a time (a notebook and `genai-labs run` may ask for the same one): the others wait,
+    # then load it, instead of writing into the same checkpoints
+    with file_lock(run_dir.parent / f".{run_dir.name}.lock"):
+        if force and run_dir.exists():
+            shutil.rmtree(run_dir)
+        cached = _load_cached_run(kind, run_dir, base_model, profile)
+        if cached is not None:
+            return cached
+        cfg = profile.lab2
+        if kind == "lora":
+            result = train_lora(
+                base_model, tokenizer, train_dataset, cfg.lora, output_dir=run_dir, seed=profile.seed,
+                max_source_length=cfg.full.max_source_length, max_target_length=cfg.full.max_target_length,
+                progress=progress,
+            )
+        else:
+            result = train_full(base_model, tokenizer, train_dataset, cfg.full, output_dir=run_dir, seed=profile.seed, method=kind,
+                                progress=progress)
+        write_json_atomic(run_dir / RUN_INFO_FILE, {"summary": result.summary(), "history": result.history})
     return result
 
 

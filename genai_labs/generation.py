@@ -18,13 +18,12 @@ from typing import Any, Sequence
 import torch
 from transformers import GenerationConfig
 
+from genai_labs.prompts import context_limit  # the one token-budget rule (Lab 1's prompt builder uses it too)
+
 try:  # tqdm.auto picks the notebook widget in Jupyter and the text bar elsewhere
     from tqdm.auto import tqdm
 except ImportError:  # pragma: no cover
     from tqdm import tqdm
-
-_UNLIMITED = 1_000_000  # tokenizers without a real limit report ~1e30 as model_max_length
-
 
 class PromptTooLongError(ValueError):
     """A prompt has more tokens than the model's context; the message names the prompt and the fix."""
@@ -115,24 +114,11 @@ def _as_generation_config(cfg: GenerationConfig | GenerationSettings) -> Generat
 
 
 def model_device(model: Any) -> torch.device:
-    """The device of the model's first parameter (CPU for a parameter-less model)."""
+    """The device of the model's first parameter, CPU for a parameter-less model (all labs: generation, metrics)."""
     try:
         return next(model.parameters()).device
     except (StopIteration, AttributeError):
         return torch.device("cpu")
-
-
-def context_limit(tokenizer: Any, max_input_tokens: int | None = None) -> int | None:
-    """The longest prompt allowed: ``max_input_tokens`` if given, else the tokenizer's ``model_max_length``
-    (``None`` when the tokenizer reports no real limit)."""
-    if max_input_tokens is not None:
-        if max_input_tokens < 1:
-            raise ValueError(f"max_input_tokens must be >= 1, got {max_input_tokens}.")
-        return int(max_input_tokens)
-    limit = getattr(tokenizer, "model_max_length", None)
-    if isinstance(limit, int) and 0 < limit < _UNLIMITED:
-        return limit
-    return None
 
 
 def _check_prompts(prompts: Sequence[str]) -> list[str]:

@@ -8,8 +8,11 @@ reference with the best F-measure. Aggregates are the plain mean F-measure, i.e.
 means, a noisy estimate of the same number). The default ``use_stemmer=True`` is the course's setting.
 
 Toxicity follows ``evaluate``'s toxicity measurement: the softmax probability of the hate label, the
-mean/std over texts, and the share of texts at or above a threshold. Labels are always found by name
-in ``config.id2label``, never by position.
+mean/std over texts, and ``toxicity_ratio``, the share of texts at or above a threshold (``evaluate``'s
+``aggregation="ratio"``). Labels are always found by name in ``config.id2label``, never by position.
+
+Differences between two systems on the same examples get a paired bootstrap: a percentile interval and a
+two-sided p-value from the same resamples (see :func:`paired_bootstrap`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import numpy as np
 import pandas as pd
 import torch
 from rouge_score import rouge_scorer, tokenizers
+
+from genai_labs.generation import model_device
 
 ROUGE_TYPES: tuple[str, ...] = ("rouge1", "rouge2", "rougeL", "rougeLsum")
 
@@ -89,18 +94,6 @@ def rouge_scores(
     return pd.DataFrame(rows, columns=list(rouge_types))
 
 
-def rouge_summary(
-    predictions: Sequence[str],
-    references: References,
-    *,
-    use_stemmer: bool = True,
-    rouge_types: Sequence[str] = ROUGE_TYPES,
-) -> dict[str, float]:
-    """Mean ROUGE F-measure per type, like the dict ``evaluate``'s rouge returns (all labs)."""
-    scores = rouge_scores(predictions, references, use_stemmer=use_stemmer, rouge_types=rouge_types)
-    return {key: float(scores[key].mean()) for key in rouge_types}
-
-
 # ----------------------------------------------------------------------------------------- bootstrap
 
 
@@ -152,8 +145,12 @@ def paired_bootstrap(
 ) -> dict[str, float]:
     """Paired bootstrap of ``mean(a) - mean(b)`` over the same examples (Labs 1-3 comparisons).
 
-    Returns ``diff``, its percentile interval ``low``/``high`` and ``p_value``: the share of resampled
-    differences ``<= 0`` (a one-sided bootstrap p-value for "a beats b"; near 1 when b is better).
+    Returns ``diff``, its percentile interval ``low``/``high`` and ``p_value``, all from the same resampled
+    mean differences. ``p_value`` is two-sided, for "a and b have the same mean": twice the share of
+    resampled differences on the rarer side of 0, as ``2 * (count + 1) / (resamples + 1)`` capped at 1, so it
+    is never exactly 0 (its floor is about ``2 / resamples``). It agrees with the interval: a ``p_value``
+    below ``1 - confidence`` means the interval excludes 0; 1.0 means the differences sit on both sides of 0
+    evenly (or are all 0).
     """
     _check_bootstrap_args(resamples, confidence)
     x = _as_float_array(a, "a")
@@ -163,11 +160,12 @@ def paired_bootstrap(
     diffs = _resampled_means(x - y, resamples, seed)
     alpha = (1.0 - confidence) / 2.0
     low, high = np.quantile(diffs, [alpha, 1.0 - alpha])
+    rarer_side = min(int(np.sum(diffs <= 0.0)), int(np.sum(diffs >= 0.0)))
     return {
         "diff": float((x - y).mean()),
         "low": float(low),
         "high": float(high),
-        "p_value": float(np.mean(diffs <= 0.0)),
+        "p_value": min(1.0, 2.0 * (rarer_side + 1) / (resamples + 1)),
     }
 
 
@@ -256,7 +254,8 @@ def rouge_differences(
 ) -> pd.DataFrame:
     """Paired-bootstrap ROUGE differences of every system against ``baseline`` (Labs 1-3).
 
-    Columns: ``system, baseline, metric, diff, ci_low, ci_high, p_value`` (see :func:`paired_bootstrap`).
+    Columns: ``system, baseline, metric, diff, ci_low, ci_high, p_value``; ``p_value`` is the two-sided
+    paired-bootstrap p-value of :func:`paired_bootstrap` (below 0.05: the 95% interval excludes 0).
     """
     if baseline not in system_predictions:
         raise ValueError(f"baseline {baseline!r} is not in system_predictions; systems: {list(system_predictions)}.")
@@ -389,13 +388,6 @@ def _classifier_max_length(model: Any, tokenizer: Any) -> int | None:
     return min(limits) if limits else None
 
 
-def _model_device(model: Any) -> torch.device:
-    try:
-        return next(model.parameters()).device
-    except (StopIteration, AttributeError):
-        return torch.device("cpu")
-
-
 def classifier_logits(
     model: Any, tokenizer: Any, texts: Sequence[str], *, batch_size: int = 16
 ) -> torch.Tensor:
@@ -413,7 +405,7 @@ def classifier_logits(
     n_labels = len(getattr(model.config, "id2label", {})) or int(getattr(model.config, "num_labels", 0))
     if not texts:
         return torch.empty((0, n_labels))
-    device = _model_device(model)
+    device = model_device(model)
     max_length = _classifier_max_length(model, tokenizer)
     was_training = model.training
     model.eval()
@@ -453,22 +445,26 @@ def toxicity_probabilities(
 
 
 def toxicity_summary(
-    probabilities: Sequence[float],
+    probabilities: Sequence[float] | np.ndarray,
     threshold: float = 0.5,
     *,
     resamples: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
 ) -> dict[str, float]:
-    """Lab 3's toxicity aggregates: ``mean``, ``std`` (population, as ``np.std``), ``ratio_above_threshold``
-    (share ``>= threshold``, like ``evaluate``'s ``aggregation="ratio"``), bootstrap ``ci_low``/``ci_high``
-    of the mean, and ``n``."""
+    """Lab 3's toxicity aggregates of P(toxic) per text (``ToxicityReport.summary`` reports these).
+
+    ``mean``; ``std`` (population, as ``np.std``); ``toxicity_ratio``, the share of texts with P >= ``threshold``
+    (``evaluate``'s ``aggregation="ratio"``); a bootstrap ``ci_low``/``ci_high`` of the mean; and ``n``.
+    """
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold is a probability in [0, 1], got {threshold}; evaluate's default is 0.5.")
     arr = _as_float_array(probabilities, "probabilities")
     mean, low, high = bootstrap_ci(arr, resamples=resamples, confidence=confidence, seed=seed)
     return {
         "mean": mean,
         "std": float(arr.std()),
-        "ratio_above_threshold": float(np.mean(arr >= threshold)),
+        "toxicity_ratio": float(np.mean(arr >= threshold)),
         "ci_low": low,
         "ci_high": high,
         "n": int(arr.size),

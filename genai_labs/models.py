@@ -25,8 +25,8 @@ from transformers import (
 )
 from transformers.utils import logging as hf_logging
 
-from genai_labs.config import WORLD_MODEL, WORLD_REWARD_MODEL, Profile
-from genai_labs.sources import SourceUnavailableError, is_world_source, local_path, require_hub
+from genai_labs.config import DEVICES, WORLD_MODEL, WORLD_REWARD_MODEL, Profile
+from genai_labs.sources import is_world_source, local_source, require_hub
 
 
 @contextlib.contextmanager
@@ -75,8 +75,8 @@ def choose_device(requested: str = "auto") -> torch.device:
     """``cuda`` when asked for or available under ``auto``, else ``cpu`` (all labs)."""
     if requested == "cuda" and not torch.cuda.is_available():
         raise ValueError("device='cuda' was requested but no CUDA GPU is visible; set device='auto' or 'cpu'.")
-    if requested not in ("auto", "cpu", "cuda"):
-        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {requested!r}.")
+    if requested not in DEVICES:
+        raise ValueError(f"device must be one of {', '.join(map(repr, DEVICES))}, got {requested!r}.")
     if requested == "cpu" or (requested == "auto" and not torch.cuda.is_available()):
         return torch.device("cpu")
     return torch.device("cuda")
@@ -98,14 +98,9 @@ def _resolve(source: str, revision: str | None, *, field: str, profile: Profile,
         if source not in folders:
             raise ValueError(f"{source!r} (field {field!r}) is the tiny world's dataset, not a model.")
         return ResolvedSource(str(folders[source]), None, True)
-    folder = local_path(source)
+    folder = local_source(source, kind=kind, field=field, profile=profile.name)
     if folder is not None:
         return ResolvedSource(str(folder), None, True)
-    if source.startswith((".", "/", "~")):
-        raise SourceUnavailableError(
-            f"Profile {profile.name!r}: model folder {source!r} (field {field!r}) does not exist. "
-            f"Point GENAI_LABS_{field.upper()} at a save_pretrained folder."
-        )
     require_hub(source, kind=kind, field=field, profile=profile.name, revision=revision)
     return ResolvedSource(source, revision, False)
 

@@ -3,6 +3,8 @@
 trl 1.x dropped its PPO trainer, and its GRPO/RLOO trainers do not handle encoder-decoder models, so Lab 3
 uses this re-implementation of the classic recipe (Ziegler et al. 2019, as the old trl ``PPOTrainer`` did it):
 
+* prompts are never truncated: one longer than the policy's context raises
+  :class:`~genai_labs.generation.PromptTooLongError` (as ``generate_texts`` does), before the first step;
 * rollout: sampled summaries (``do_sample``, ``top_k=0``, ``top_p=1``) of a length drawn uniformly from
   ``[response_length_min, response_length_max)``;
 * reward: ``reward_fn(prompts, responses)`` scores each summary (the lab: the hate-speech classifier's
@@ -18,8 +20,6 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -31,8 +31,11 @@ from peft import PeftModel
 from peft.utils import get_peft_model_state_dict, set_peft_model_state_dict
 from torch import nn
 
+from genai_labs.atomic_io import build_folder_atomic
 from genai_labs.config import PPOConfig
+from genai_labs.generation import PromptTooLongError
 from genai_labs.models import set_dropout
+from genai_labs.prompts import context_limit
 from genai_labs.value_head import (
     REFERENCE_ADAPTER,
     ValueHead,
@@ -338,6 +341,23 @@ def _set_rng_state(state: dict[str, Any], generator: torch.Generator) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def check_prompt_lengths(lengths: Sequence[int], limit: int | None) -> None:
+    """Lab 3: raise :class:`PromptTooLongError` for the first prompt longer than ``limit`` tokens (None: no limit).
+
+    PPO never truncates: a cut dialogue would be summarised, and rewarded, as if it were whole.
+    """
+    if limit is None:
+        return
+    for index, n_tokens in enumerate(lengths):
+        if n_tokens > limit:
+            raise PromptTooLongError(
+                f"PPO prompts[{index}] has {n_tokens} tokens but the policy's context is {limit} tokens; PPO never "
+                "truncates prompts. Drop long dialogues before PPO (Lab 3: lower Lab3Config.prompt_max_chars, which "
+                "detox.prompt_sets applies, or filter with data.filter_by_length), or pass "
+                "Seq2SeqPPO(..., max_input_tokens=...) if the model really accepts longer inputs."
+            )
+
+
 def _as_prompt_list(prompts: Any, column: str) -> list[str]:
     if hasattr(prompts, "column_names"):  # datasets.Dataset
         return list(prompts[column])
@@ -351,7 +371,8 @@ class Seq2SeqPPO:
     that adapter is added as ``reference_adapter`` (the reference policy) unless it already exists.
     ``reward_fn(prompts, responses)`` returns one score per response. With ``config.disable_dropout`` the policy's
     dropout is switched off (in place), as trl does. Constructing the trainer seeds torch with
-    ``config.seed`` (like the old trl ``PPOTrainer``).
+    ``config.seed`` (like the old trl ``PPOTrainer``). Prompts longer than ``max_input_tokens`` (default: the
+    tokenizer's ``model_max_length``) raise :class:`~genai_labs.generation.PromptTooLongError`; none is truncated.
     """
 
     def __init__(
@@ -363,7 +384,7 @@ class Seq2SeqPPO:
         *,
         value_head: ValueHead | None = None,
         reference_adapter: str = REFERENCE_ADAPTER,
-        max_prompt_length: int | None = None,
+        max_input_tokens: int | None = None,
         prompt_column: str = "query",
     ) -> None:
         torch.manual_seed(config.seed)
@@ -371,7 +392,7 @@ class Seq2SeqPPO:
         self.tokenizer = tokenizer
         self.reward_fn = reward_fn
         self.config = config
-        self.max_prompt_length = max_prompt_length
+        self.prompt_limit = context_limit(tokenizer, max_input_tokens)
         self.prompt_column = prompt_column
         self.device = next(model.parameters()).device
         self.adapter_name = trained_adapter_name(model)
@@ -397,11 +418,15 @@ class Seq2SeqPPO:
 
     # -- rollout -------------------------------------------------------------------------------------------------
 
+    def check_prompts(self, prompts: Sequence[str]) -> None:
+        """Lab 3: raise :class:`PromptTooLongError` naming the first prompt longer than the policy's context."""
+        if self.prompt_limit is not None and prompts:
+            lengths = [len(ids) for ids in self.tokenizer(list(prompts), verbose=False)["input_ids"]]
+            check_prompt_lengths(lengths, self.prompt_limit)
+
     def _encode(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        kwargs: dict[str, Any] = {"padding": True, "return_tensors": "pt", "truncation": True}
-        if self.max_prompt_length is not None:
-            kwargs["max_length"] = self.max_prompt_length
-        enc = self.tokenizer(prompts, **kwargs)
+        enc = self.tokenizer(prompts, padding=True, return_tensors="pt", verbose=False)  # no truncation: checked
+        check_prompt_lengths(enc["attention_mask"].sum(1).tolist(), self.prompt_limit)
         return enc["input_ids"].to(self.device), enc["attention_mask"].to(self.device)
 
     @torch.no_grad()
@@ -590,7 +615,8 @@ class Seq2SeqPPO:
         ``prompts``: a list of strings or a ``datasets.Dataset`` (column ``prompt_column``). ``callback(stats,
         trainer)`` runs after each step (return ``True`` to stop early). With ``checkpoint_dir`` a checkpoint is
         written every ``config.checkpoint_every`` steps (0: only at the end); ``resume_from`` loads one and continues
-        from its step, reproducing the uninterrupted run.
+        from its step, reproducing the uninterrupted run. Every prompt's length is checked before the first step
+        (:meth:`check_prompts`).
         """
         import pandas as pd
         from tqdm.auto import tqdm
@@ -598,6 +624,7 @@ class Seq2SeqPPO:
         prompt_list = _as_prompt_list(prompts, self.prompt_column)
         if not prompt_list:
             raise ValueError("train() needs at least one prompt.")
+        self.check_prompts(prompt_list)
         if resume_from is not None:
             self.load_checkpoint(resume_from)
         total = self.config.steps if steps is None else steps
@@ -650,27 +677,18 @@ class Seq2SeqPPO:
         _set_rng_state(state["rng"], self.generator)
 
     def save_checkpoint(self, path: str | os.PathLike[str]) -> Path:
-        """Lab 3: write a checkpoint folder atomically (temp folder, then ``os.replace``).
+        """Lab 3: write a checkpoint folder atomically and world-readable (:func:`~genai_labs.atomic_io.build_folder_atomic`).
 
         The folder holds ``trainer_state.pt`` (for :meth:`load_checkpoint`) and ``adapter/`` (the trained LoRA
         adapter in peft format, loadable with ``PeftModel.from_pretrained``).
         """
+
+        def write(folder: Path) -> None:
+            torch.save(self.state_dict(), folder / CHECKPOINT_FILE)
+            self.model.save_pretrained(folder / "adapter", selected_adapters=[self.adapter_name], save_embedding_layers=False)
+
         target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-        try:
-            torch.save(self.state_dict(), tmp / CHECKPOINT_FILE)
-            self.model.save_pretrained(tmp / "adapter", selected_adapters=[self.adapter_name], save_embedding_layers=False)
-            old = None
-            if target.exists():
-                old = target.parent / f".{target.name}.old-{os.getpid()}-{time.time_ns()}"
-                os.replace(target, old)
-            os.replace(tmp, target)
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+        build_folder_atomic(target, write)
         return target
 
     def load_checkpoint(self, path: str | os.PathLike[str]) -> None:
@@ -687,6 +705,7 @@ __all__ = [
     "Rollout",
     "Seq2SeqPPO",
     "approx_kl",
+    "check_prompt_lengths",
     "clipped_policy_loss",
     "clipped_value_loss",
     "compute_gae",

@@ -9,7 +9,8 @@ The course's templates, character for character:
 
 Below the templates, Lab 1's builders: ``build_prompt`` assembles a style (with in-context shots) inside a
 token budget, dropping the earliest shots or raising when it does not fit, and ``prompt_token_table``
-compares the styles' token counts.
+compares the styles' token counts. ``context_limit`` (the budget: a tokenizer's real ``model_max_length``)
+is shared with ``generation``, which refuses prompts over it.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ def topic_prompt(dialogue: str) -> str:
 # ------------------------------------------------------------------------------------------------
 
 STYLES: tuple[str, ...] = ("no_prompt", "instruction", "flan", "one_shot", "few_shot")
+"""Lab 1's prompt styles, in the order the lab shows them (``prompt_study`` uses this tuple too)."""
 _SHOT_STYLES = ("one_shot", "few_shot")
 _UNLIMITED = 1_000_000  # tokenizers without a real limit report ~1e30 as model_max_length
 
@@ -104,15 +106,24 @@ def count_tokens(tokenizer: Any, text: str) -> int:
     return len(tokenizer(text, verbose=False)["input_ids"])
 
 
-def _budget(tokenizer: Any, max_tokens: int | None) -> int | None:
-    if max_tokens is not None:
-        if tokenizer is None:
-            raise ValueError("max_tokens needs a tokenizer to count tokens: pass tokenizer=...")
-        if max_tokens < 1:
-            raise ValueError(f"max_tokens must be >= 1, got {max_tokens}.")
-        return int(max_tokens)
-    limit = getattr(tokenizer, "model_max_length", None) if tokenizer is not None else None
+def context_limit(tokenizer: Any, max_input_tokens: int | None = None, *, name: str = "max_input_tokens") -> int | None:
+    """The longest prompt allowed, in tokens (all labs: Lab 1's prompt budget, ``generate_texts``' check).
+
+    ``max_input_tokens`` if given, else the tokenizer's ``model_max_length``; ``None`` when neither sets a real
+    limit (no tokenizer, or one that reports ~1e30). ``name`` is the caller's argument name for error messages.
+    """
+    if max_input_tokens is not None:
+        if max_input_tokens < 1:
+            raise ValueError(f"{name} must be >= 1, got {max_input_tokens}.")
+        return int(max_input_tokens)
+    limit = getattr(tokenizer, "model_max_length", None)
     return limit if isinstance(limit, int) and 0 < limit < _UNLIMITED else None
+
+
+def _budget(tokenizer: Any, max_tokens: int | None) -> int | None:
+    if max_tokens is not None and tokenizer is None:
+        raise ValueError("max_tokens needs a tokenizer to count tokens: pass tokenizer=...")
+    return context_limit(tokenizer, max_tokens, name="max_tokens")
 
 
 def _check_style_and_shots(style: str, shots: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -209,14 +220,9 @@ def prompt_token_table(
         style_shots = list(shots[:1]) if style == "one_shot" else list(shots) if style == "few_shot" else []
         if style in _SHOT_STYLES and not style_shots:
             continue
-        build = build_prompt(style, dialogue, shots=style_shots, tokenizer=tokenizer, max_tokens=_UNLIMITED)
+        n_tokens = count_tokens(tokenizer, _prompt_text(style, dialogue, _check_style_and_shots(style, style_shots)))
         rows.append(
-            {
-                "style": style,
-                "n_shots": len(style_shots),
-                "n_tokens": build.n_tokens,
-                "limit": limit,
-                "fits": limit is None or build.n_tokens <= limit,
-            }
+            {"style": style, "n_shots": len(style_shots), "n_tokens": n_tokens, "limit": limit,
+             "fits": limit is None or n_tokens <= limit}
         )
     return pd.DataFrame(rows, columns=["style", "n_shots", "n_tokens", "limit", "fits"])

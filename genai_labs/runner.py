@@ -1,9 +1,10 @@
 """Headless execution of the lab notebooks for instructors and CI (``genai-labs run``).
 
 Each run gets its own folder holding the executed notebooks, ``figures.json`` and ``report.md``. The
-notebooks are executed with nbclient (a maintained executor) in a kernel of the current Python, with the
-profile passed through ``GENAI_LABS_PROFILE``. A failing cell stops the run with the cell and error named;
-what finished stays on disk.
+notebooks are executed with nbclient in an ipykernel of the current interpreter (``sys.executable``, whatever
+kernelspecs are installed), with the profile passed through ``GENAI_LABS_PROFILE``. A failing cell, a cell
+over ``--cell-timeout`` or a dead kernel stops the run with :class:`LabRunError` naming the lab, the cell and
+the error; what finished stays on disk and ``figures.json``/``report.md`` record the failure.
 """
 
 from __future__ import annotations
@@ -13,21 +14,44 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any, Sequence
 
 import nbformat
+import zmq
+from jupyter_client.kernelspec import KernelSpec
+from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 from tqdm.auto import tqdm
+from traitlets import default
 
-from genai_labs.config import PROFILE_ENV, load_profile, profile_as_dict
-from genai_labs.report import RUN_DIR_ENV, assemble_figures, write_json_atomic, write_report
+from genai_labs.atomic_io import write_json_atomic, write_text_atomic
+from genai_labs.config import PROFILE_ENV, load_profile, profile_as_dict, resolve_path_overrides
+from genai_labs.report import RUN_DIR_ENV, assemble_figures, strip_ansi, write_report
 
 LABS_DIR_ENV = "GENAI_LABS_LABS_DIR"
-CELL_TIMEOUT_S = 3600
+TRACEBACK_LINES = 25  # lines of a cell's traceback kept in the error message (the notebook holds all of it)
+
+
+class RunSetupError(ValueError):
+    """``genai-labs run`` cannot start (no notebooks, unknown lab, unusable ``--out``); the message names the fix."""
 
 
 class LabRunError(RuntimeError):
-    """A notebook cell failed; the message names the notebook, the cell and the error."""
+    """A lab stopped: a cell raised, ran past ``--cell-timeout`` or killed the kernel.
+
+    The message names the lab, the cell, what happened and what to do; the attributes hold the same facts for
+    ``figures.json`` (``lab``, ``notebook``, ``cell``, ``error``) and the run folder once known (``run_dir``).
+    """
+
+    def __init__(self, message: str, *, lab: str, notebook: str, cell: str | None, error: str) -> None:
+        super().__init__(message)
+        self.lab, self.notebook, self.cell, self.error = lab, notebook, cell, error
+        self.run_dir: Path | None = None
+
+    def as_record(self) -> dict[str, Any]:
+        """The ``failed`` entry of ``figures.json``."""
+        return {"lab": self.lab, "notebook": self.notebook, "cell": self.cell, "error": self.error}
 
 
 @dataclass
@@ -40,6 +64,11 @@ class RunResult:
     figures: dict = field(default_factory=dict)
 
 
+# --------------------------------------------------------------------------------------------------
+# Finding the labs and the output folder
+# --------------------------------------------------------------------------------------------------
+
+
 def labs_dir() -> Path:
     """The folder of lab notebooks: ``$GENAI_LABS_LABS_DIR``, else ``labs/`` of this checkout or the working directory."""
     if os.environ.get(LABS_DIR_ENV):
@@ -49,14 +78,57 @@ def labs_dir() -> Path:
 
 
 def discover_labs(folder: Path | None = None) -> dict[str, Path]:
-    """``{"lab1": labs/01_....ipynb, ...}`` for every numbered notebook in the labs folder."""
+    """``{"lab1": labs/01_....ipynb, ...}`` for every numbered notebook in the labs folder (may be empty)."""
     folder = folder or labs_dir()
     notebooks = sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
     return {f"lab{int(p.name[:2])}": p for p in notebooks}
 
 
+def select_labs(names: Sequence[str], folder: Path | None = None) -> dict[str, Path]:
+    """The notebooks of ``names`` (``lab1``..., or ``all``) in run order (``genai-labs run``).
+
+    Raises :class:`RunSetupError` when the labs folder holds no numbered notebooks or a name is unknown.
+    """
+    folder = folder or labs_dir()
+    available = discover_labs(folder)
+    if not available:
+        state = "does not exist" if not folder.exists() else "is not a folder" if not folder.is_dir() else "holds no lab notebooks"
+        source = f"${LABS_DIR_ENV}" if os.environ.get(LABS_DIR_ENV) else "the default labs folder"
+        raise RunSetupError(
+            f"no lab notebooks found: {folder} ({source}) {state}; lab notebooks are named like 01_prompting.ipynb. "
+            f"Point {LABS_DIR_ENV} at the checkout's labs/ folder (or unset it and run from the checkout)."
+        )
+    wanted = list(available) if "all" in names or not names else list(dict.fromkeys(names))
+    unknown = [name for name in wanted if name not in available]
+    if unknown:
+        raise RunSetupError(
+            f"unknown lab {', '.join(unknown)}; choose from {', '.join(available)} or all (notebooks found in {folder})."
+        )
+    return {name: available[name] for name in wanted}
+
+
+def ensure_writable_folder(path: Path, *, option: str) -> Path:
+    """Create ``path`` (with parents) if missing and check it is a folder this user can write to.
+
+    Used for ``genai-labs run --out`` and ``genai-labs world --data-out``; raises :class:`RunSetupError` naming
+    ``option`` and the fix instead of a traceback.
+    """
+    path = Path(path)
+    try:
+        if path.exists() and not path.is_dir():
+            raise RunSetupError(f"{option} {path}: this is an existing file, not a folder; choose a folder (created if missing).")
+        path.mkdir(parents=True, exist_ok=True)
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise PermissionError(13, "not writable")
+    except OSError as error:
+        raise RunSetupError(
+            f"{option} {path}: cannot use this folder ({error.strerror or error}); choose a folder you can write to."
+        ) from None
+    return path
+
+
 def new_run_dir(out: Path) -> Path:
-    """A fresh folder ``out/run-<UTC time>[-n]`` (never reuses an existing one)."""
+    """A fresh folder ``out/run-<UTC time>[-n]`` (never reuses an existing one); ``out`` must be usable."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     for n in range(1000):
         candidate = Path(out) / (f"run-{stamp}" if n == 0 else f"run-{stamp}-{n}")
@@ -65,61 +137,202 @@ def new_run_dir(out: Path) -> Path:
             return candidate
         except FileExistsError:
             continue
-    raise RuntimeError(f"could not create a new run folder under {out}")
+        except OSError as error:
+            raise RunSetupError(f"--out {out}: cannot create a run folder there ({error.strerror or error}).") from None
+    raise RunSetupError(f"--out {out}: could not create a new run folder (1000 names taken); choose another --out.")
 
 
-def execute_notebook(source: Path, target: Path, *, env: dict[str, str], progress: bool = True) -> float:
-    """Execute ``source`` into ``target`` (written even when a cell fails); returns the seconds it took."""
+# --------------------------------------------------------------------------------------------------
+# The kernel: this interpreter, encrypted transport when possible, text progress bars
+# --------------------------------------------------------------------------------------------------
+
+
+class CurrentPythonKernelManager(AsyncKernelManager):
+    """Starts ipykernel in this interpreter (``sys.executable``), ignoring installed kernelspecs (``genai-labs run``).
+
+    A user-level ``python3`` kernelspec could otherwise point at another Python without ``genai_labs``. The
+    transport is CurveZMQ-encrypted when pyzmq supports it (which also silences ipykernel's "running over TCP
+    without encryption" warning).
+    """
+
+    @property
+    def kernel_spec(self) -> KernelSpec:
+        """ipykernel's own spec for ``sys.executable``."""
+        from ipykernel.kernelspec import get_kernel_dict
+
+        if self._kernel_spec is None:
+            self._kernel_spec = KernelSpec(resource_dir="", **get_kernel_dict())
+        return self._kernel_spec
+
+    @default("transport_encryption")
+    def _encrypt_when_possible(self) -> str:
+        return "auto" if zmq.has("curve") else "disabled"
+
+
+def use_text_progress_bars() -> None:
+    """Make ``tqdm.auto`` give plain-text bars in this process (the kernels of ``genai-labs run``).
+
+    Widget bars in a headless run are saved as their first frame ("generate: 0%"); text bars end up, once nbclient
+    coalesces the stream, as their final line, which every notebook viewer shows.
+    """
+    import tqdm.auto
+    import tqdm.autonotebook
+    import tqdm.std
+
+    for module in (tqdm.auto, tqdm.autonotebook):
+        module.tqdm, module.trange = tqdm.std.tqdm, tqdm.std.trange
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """IPython extension hook: the runner starts each kernel with ``--IPKernelApp.extensions=genai_labs.runner``."""
+    use_text_progress_bars()
+
+
+KERNEL_ARGUMENTS = ["--IPKernelApp.extensions=genai_labs.runner"]  # see load_ipython_extension
+
+
+# --------------------------------------------------------------------------------------------------
+# Executing one notebook
+# --------------------------------------------------------------------------------------------------
+
+
+def describe_cell(notebook: Any, index: int) -> str:
+    """``code cell 3 (cell 5 of the notebook): `<first line>``` for the cell at ``index`` (both counted from 1)."""
+    code_number = sum(cell.cell_type == "code" for cell in notebook.cells[: index + 1])
+    first_line = next((line.strip() for line in notebook.cells[index].source.splitlines() if line.strip()), "(empty)")
+    return f"code cell {code_number} (cell {index + 1} of the notebook): `{first_line[:100]}`"
+
+
+def _cell_traceback(notebook: Any, index: int | None, fallback: str) -> list[str]:
+    """The last lines of the kernel's traceback in the cell's error output (ANSI codes removed)."""
+    outputs = notebook.cells[index].get("outputs", []) if index is not None else []
+    frames = next((o.get("traceback", []) for o in outputs if o.get("output_type") == "error"), None)
+    text = "\n".join(frames) if frames else fallback
+    return strip_ansi(text).rstrip().splitlines()[-TRACEBACK_LINES:]
+
+
+def _failure(
+    err: Exception | None, *, lab: str, source: Path, target: Path, cell: str | None, traceback: list[str], timeout: int | None
+) -> LabRunError:
+    """The :class:`LabRunError` for an nbclient error (``None``: interrupted by Ctrl-C/SIGTERM): what happened, what to do."""
+    where = f"{lab} ({source.name}) stopped at {cell}" if cell else f"{lab} ({source.name}) stopped before its first cell"
+    details: list[str] = []
+    if err is None:
+        error, todo = "interrupted (Ctrl-C or SIGTERM)", "run the lab again when ready."
+    elif isinstance(err, CellTimeoutError):
+        error = f"the cell ran longer than --cell-timeout {timeout} s"
+        todo = "raise --cell-timeout (or leave it out: no limit), or use a smaller profile."
+    elif isinstance(err, DeadKernelError):
+        error = "the kernel died (out of memory, a crash in native code, or os._exit in the cell)"
+        todo = "check the memory the profile needs (try --profile tiny) and any kernel messages above."
+    else:
+        assert isinstance(err, CellExecutionError)
+        error, todo = strip_ansi(f"{err.ename}: {err.evalue}"), "fix the cause and run this lab again."
+        details = ["traceback (last lines):", *traceback]
+    message = "\n".join([where, f"error: {error}", *details, f"what to do: {todo} The partly executed notebook is {target}."])
+    return LabRunError(message, lab=lab, notebook=source.name, cell=cell, error=error)
+
+
+def _drop_blank_streams(notebook: Any) -> None:
+    """Remove stream outputs left blank once nbclient coalesced them (a closed text progress bar)."""
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs if o.get("output_type") != "stream" or o.get("text", "").strip()]
+
+
+def execute_notebook(
+    source: Path, target: Path, *, lab: str, env: dict[str, str], cell_timeout: int | None = None, progress: bool = True
+) -> None:
+    """Execute ``source`` into ``target`` (``genai-labs run``); ``target`` is written even when the lab stops.
+
+    Raises :class:`LabRunError` when a cell raises, runs past ``cell_timeout`` seconds (``None``: no limit) or
+    kills the kernel.
+    """
     notebook = nbformat.read(source, as_version=4)
     code_cells = sum(cell.cell_type == "code" for cell in notebook.cells)
     bar = tqdm(total=code_cells, desc=source.name, unit="cell", disable=not progress)
+    running: dict[str, int] = {}
     client = NotebookClient(
         notebook,
-        timeout=CELL_TIMEOUT_S,
+        timeout=cell_timeout,
         kernel_name="python3",
+        kernel_manager_class=CurrentPythonKernelManager,
+        extra_arguments=list(KERNEL_ARGUMENTS),
         resources={"metadata": {"path": str(source.parent)}},
+        coalesce_streams=True,
+        on_cell_start=lambda cell, cell_index, **_: running.update(index=cell_index),
         on_cell_executed=lambda cell, **_: bar.update(1) if cell.cell_type == "code" else None,
     )
-    started = time.perf_counter()
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)  # the kernel inherits the environment of this process
     try:
-        client.execute()
-    except CellExecutionError as err:
-        failing = next(
-            (i for i, c in enumerate(notebook.cells) if c.cell_type == "code" and any(o.get("output_type") == "error" for o in c.get("outputs", []))),
-            None,
-        )
-        raise LabRunError(f"{source.name}: cell {failing} failed.\n{err}") from None
+        client.execute(env=env)
+    except Exception as err:
+        # nbclient handles Ctrl-C/SIGTERM itself: it shuts the kernel down (setting this attribute), and execution
+        # then fails with DeadKernelError or an AssertionError of its second clean-up.
+        interrupted = getattr(client, "_async_cleanup_kernel_future", None) is not None
+        if not interrupted and not isinstance(err, (CellExecutionError, CellTimeoutError, DeadKernelError)):
+            raise
+        index = running.get("index")
+        cell = describe_cell(notebook, index) if index is not None else None
+        traceback = _cell_traceback(notebook, index, getattr(err, "traceback", ""))
+        raise _failure(None if interrupted else err, lab=lab, source=source, target=target, cell=cell,
+                       traceback=traceback, timeout=cell_timeout) from None
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         bar.close()
-        nbformat.write(notebook, target)
-    return time.perf_counter() - started
+        client.set_widgets_metadata()
+        _drop_blank_streams(notebook)
+        write_text_atomic(target, nbformat.writes(notebook))
 
 
-def run_labs(labs: list[str], *, profile: str = "tiny", out: Path = Path("runs"), progress: bool = True) -> RunResult:
-    """Execute the named labs (``["lab1", ...]``) in ``profile`` into a new run folder (instructor command)."""
-    available = discover_labs()
-    unknown = [lab for lab in labs if lab not in available]
-    if unknown:
-        raise ValueError(f"Unknown lab(s) {', '.join(unknown)}; available: {', '.join(available) or 'none found in ' + str(labs_dir())}.")
-    settings = load_profile(profile)
+# --------------------------------------------------------------------------------------------------
+# A run
+# --------------------------------------------------------------------------------------------------
+
+
+def run_labs(
+    labs: Sequence[str],
+    *,
+    profile: str = "tiny",
+    out: Path = Path("runs"),
+    progress: bool = True,
+    cell_timeout: int | None = None,
+) -> RunResult:
+    """Execute the named labs (``["lab1", ...]`` or ``["all"]``) in ``profile`` into a new run folder (instructor command).
+
+    ``cell_timeout``: seconds one cell may run (``None``: no limit). Raises :class:`RunSetupError` before anything
+    runs when the labs or ``out`` are unusable, and :class:`LabRunError` (``run_dir`` set) when a lab stops; the
+    run folder then holds what finished, with ``status: failed`` in ``figures.json`` and a FAILED line in ``report.md``.
+    """
+    if cell_timeout is not None and cell_timeout <= 0:
+        raise RunSetupError(f"--cell-timeout {cell_timeout}: must be a positive number of seconds (leave it out for no limit).")
+    selected = select_labs(labs)
+    env = resolve_path_overrides(os.environ, Path.cwd())  # kernels run in the labs folder: relative paths made absolute
+    settings = load_profile(profile, env=env)
+    ensure_writable_folder(Path(out), option="--out")
+    started = datetime.now(timezone.utc)
     result = RunResult(run_dir=new_run_dir(out))
-    env = {PROFILE_ENV: profile, RUN_DIR_ENV: str(result.run_dir.resolve())}
+    env.update({PROFILE_ENV: profile, RUN_DIR_ENV: str(result.run_dir.resolve())})
     write_json_atomic(result.run_dir / "profile.json", profile_as_dict(settings))
+    failed: dict[str, Any] | None = None
     try:
-        for lab in labs:
-            target = result.run_dir / available[lab].name
-            result.timings_s[lab] = round(execute_notebook(available[lab], target, env=env, progress=progress), 1)
-            result.notebooks[lab] = target
+        for lab, source in selected.items():
+            target = result.run_dir / source.name
+            began = time.perf_counter()
+            try:
+                execute_notebook(source, target, lab=lab, env=env, cell_timeout=cell_timeout, progress=progress)
+            finally:
+                result.timings_s[lab] = round(time.perf_counter() - began, 1)
+                if target.is_file():
+                    result.notebooks[lab] = target
+    except LabRunError as err:
+        failed, err.run_dir = err.as_record(), result.run_dir
+        raise
+    except BaseException as err:  # Ctrl-C or an unexpected error: still record that the run did not finish
+        lab = next(reversed(result.timings_s), None)
+        failed = {"lab": lab, "notebook": selected[lab].name if lab else None, "cell": None, "error": strip_ansi(repr(err))}
+        raise
     finally:
         result.figures = assemble_figures(
-            result.run_dir, profile=profile_as_dict(settings), seed=settings.seed, timings_s=result.timings_s
+            result.run_dir, profile=profile_as_dict(settings), seed=settings.seed, timings_s=result.timings_s, failed=failed
         )
-        write_report(result.run_dir, result.figures, result.notebooks)
+        write_report(result.run_dir, result.figures, result.notebooks, started=started)
     return result

@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from genai_labs.config import WORLD_DATASET, WORLD_MODEL, WORLD_REWARD_MODEL
+from genai_labs.config import PROFILES, WORLD_DATASET, WORLD_MODEL, WORLD_REWARD_MODEL
 
 HUB_PROBE_TIMEOUT_S = 3.0
 WORLD_SOURCES = (WORLD_MODEL, WORLD_DATASET, WORLD_REWARD_MODEL)
@@ -32,6 +32,47 @@ def local_path(source: str | os.PathLike[str]) -> Path | None:
     """The source as an existing local directory or file, else None (it is then a hub id)."""
     path = Path(source).expanduser()
     return path if path.exists() else None
+
+
+def looks_like_local_path(source: str) -> bool:
+    """True when ``source`` reads as a file-system path, not a hub id (all labs' model and dataset fields).
+
+    Paths start with ``.``, ``/`` or ``~``, or hold a path separator without being the hub's ``owner/name``
+    (exactly one slash): ``./data``, ``../shared/dialogsum``, ``data/world/`` and ``a/b/c`` are paths;
+    ``google/flan-t5-base`` and ``data/world`` are hub ids unless such a folder exists.
+    """
+    if source.startswith((".", "/", "~")) or os.path.isabs(source):
+        return True
+    separators = {os.sep, os.altsep} - {None}
+    if any(sep in source for sep in separators - {"/"}):
+        return True
+    return source.count("/") >= 2
+
+
+def _absolute(source: str) -> Path:
+    """Where a relative ``source`` points from the working directory (for "no such folder" messages)."""
+    return Path(source).expanduser().absolute()
+
+
+def local_source(source: str, *, kind: str, field: str, profile: str) -> Path | None:
+    """The existing local file or folder ``source`` names, or None when it is a hub id (all labs' loaders).
+
+    A source that reads as a path but does not exist raises ``SourceUnavailableError`` ("no such folder")
+    instead of being tried on the hub. ``kind`` ("model" or "dataset") and ``field`` name it in the message.
+    """
+    path = local_path(source)
+    if path is not None or not looks_like_local_path(source):
+        return path
+    what = "a folder of train/validation/test .jsonl files" if kind == "dataset" else "a save_pretrained folder"
+    raise SourceUnavailableError(
+        f"Profile {profile!r}: the {kind} {source!r} (field {field!r}) names a local path, but there is "
+        f"no such folder: {_absolute(source)}.\nPoint {_env_name(field)} at {what}; a relative path counts from "
+        f"the working directory ({Path.cwd()}; labs/ inside a lab notebook), so an absolute path is safest."
+    )
+
+
+def _env_name(field: str) -> str:
+    return f"GENAI_LABS_{field.upper()}"
 
 
 def hub_offline() -> bool:
@@ -76,7 +117,8 @@ def require_hub(repo_id: str, *, kind: str, field: str, profile: str, revision: 
     """Check quickly that hub repo ``repo_id`` can be loaded; raise ``SourceUnavailableError`` if not.
 
     ``kind`` is "model" or "dataset"; ``field`` the profile field that named it (for the message).
-    A copy already in the local Hugging Face cache counts as available.
+    A copy already in the local Hugging Face cache counts as available. The ways out never suggest the
+    tiny profile to a profile whose own source for ``field`` is already a tiny-world one.
     """
     if _cached_locally(repo_id, kind, revision):
         return
@@ -88,11 +130,24 @@ def require_hub(repo_id: str, *, kind: str, field: str, profile: str, revision: 
         if reason is None:
             return
         reason = f"the hub is unreachable ({reason})"
+    built_in = getattr(PROFILES[profile](), field, None) if profile in PROFILES else None
+    not_local = (
+        f" It is not a local folder either: no such folder: {_absolute(repo_id)}."
+        if "/" in repo_id and repo_id != built_in
+        else ""
+    )
+    if isinstance(built_in, str) and is_world_source(built_in):
+        offline = (
+            f"use the {profile!r} profile's own offline {kind}: unset {_env_name(field)} "
+            f"(or drop the {field}= argument), which gives {built_in!r}"
+        )
+    else:
+        offline = "run offline in the miniature world: GENAI_LABS_PROFILE=tiny (the default profile)"
     raise SourceUnavailableError(
-        f"Profile {profile!r} needs the {kind} {repo_id!r} (field {field!r}), but {reason}.\n"
+        f"Profile {profile!r} needs the {kind} {repo_id!r} (field {field!r}), but {reason}.{not_local}\n"
         "Two ways out:\n"
-        "  1. run offline in the miniature world: GENAI_LABS_PROFILE=tiny (the default profile);\n"
-        f"  2. point {field!r} at a local copy, e.g. GENAI_LABS_{field.upper()}=/path/to/local/{kind} "
+        f"  1. {offline};\n"
+        f"  2. point {field!r} at a local copy, e.g. {_env_name(field)}=/path/to/local/{kind} "
         f"or load_profile({profile!r}, {field}='/path/to/local/{kind}')"
         + (" (a folder of train/validation/test .jsonl files)." if kind == "dataset" else " (a save_pretrained folder).")
     )

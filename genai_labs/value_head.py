@@ -122,14 +122,27 @@ def reference_memory_savings(model: PeftModel, reference_adapter: str = REFERENC
 
 
 def trainable_parameter_breakdown(model: PeftModel, value_head: nn.Module) -> dict[str, float]:
-    """Lab 3: trainable parameters of the PPO policy: LoRA weights, value head, total, and share of all weights."""
-    lora = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    """Lab 3: trainable parameters of the PPO policy by kind, their total, and their share of all weights.
+
+    ``lora``: the low-rank A/B matrices; ``modules_to_save``: whole modules peft trains as full copies beside the
+    adapter (the tiny profile's layer norms; 0 in the course profile); ``value_head``: the PPO value head.
+    Any other trainable model parameter is reported as ``other`` (only when there is one).
+    """
+    kinds = {"lora": 0, "modules_to_save": 0, "other": 0}
+    for name, param in model.named_parameters():
+        if param.requires_grad:
+            kind = "lora" if "lora_" in name else "modules_to_save" if "modules_to_save" in name else "other"
+            kinds[kind] += param.numel()
     head = sum(p.numel() for p in value_head.parameters() if p.requires_grad)
+    trainable = sum(kinds.values()) + head
     every = sum(p.numel() for p in model.parameters()) + sum(p.numel() for p in value_head.parameters())
+    counts = {"lora": float(kinds["lora"]), "modules_to_save": float(kinds["modules_to_save"])}
+    if kinds["other"]:
+        counts["other"] = float(kinds["other"])
     return {
-        "lora": float(lora),
+        **counts,
         "value_head": float(head),
-        "total": float(lora + head),
+        "total": float(trainable),
         "all_parameters": float(every),
-        "trainable_percent": 100.0 * (lora + head) / max(every, 1),
+        "trainable_percent": 100.0 * trainable / max(every, 1),
     }

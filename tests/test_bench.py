@@ -41,6 +41,8 @@ def test_quick_numbers_are_consistent(quick_results: tuple[dict, Path]) -> None:
     b = quick_results[0]["benchmarks"]
     generation = b["generation"]
     assert generation["identical_outputs"] and generation["identical_count"] == generation["n_dialogues"]
+    assert 0 < generation["encoder_seconds"] < generation["seconds"]["batched"]  # the encoder is part of generating
+    assert generation["speedup_ceiling"] > generation["ratio"]
     tokens = b["training_input"]["tokens"]
     assert tokens["fixed_tokens"] > tokens["dynamic_tokens"] >= tokens["needed_tokens"]
     full, lora = b["full_vs_lora"]["full"], b["full_vs_lora"]["lora"]
@@ -53,6 +55,11 @@ def test_quick_numbers_are_consistent(quick_results: tuple[dict, Path]) -> None:
     for method in ("full", "lora"):  # recomputing activations changes the memory, not the arithmetic
         assert checkpointed[method]["losses"] == pytest.approx(b["full_vs_lora"][method]["losses"], rel=1e-4)
         assert checkpointed[method]["optimizer_state_bytes"] == b["full_vs_lora"][method]["optimizer_state_bytes"]
+    sweep = b["full_vs_lora"]["memory_by_batch_size"]
+    assert [row["batch_size"] for row in sweep] == [1, 2]
+    for row in sweep:  # LoRA keeps no weight gradients or AdamW moments for the frozen weights
+        assert 0 < row["lora_bytes"] < row["full_bytes"] and row["ratio"] == pytest.approx(row["lora_bytes"] / row["full_bytes"])
+    assert sweep[1]["prompt_tokens"] > sweep[0]["prompt_tokens"] and sweep[1]["lora_bytes"] > sweep[0]["lora_bytes"]
     ppo = b["ppo_step"]
     assert set(ppo["breakdown"]) == {"time_rollout_s", "time_scoring_s", "time_optimization_s"}
     assert ppo["seconds_per_step"] >= sum(ppo["breakdown"].values()) * 0.99
@@ -76,3 +83,14 @@ def test_config_round_trips_through_json() -> None:
     for kind in ("cpu", "quick", "gpu"):
         config = bench.suite_config(kind)
         assert bench._config_from_dict(json.loads(json.dumps(asdict(config)))) == config
+
+
+def test_typical_examples_are_the_median_length_ones() -> None:
+    tokenized = {"input_ids": [[0] * n for n in (5, 100, 50, 48, 53, 1)]}
+
+    class Rows(dict):
+        def __getitem__(self, key):
+            return super().__getitem__(key) if isinstance(key, str) else {"input_ids": self["input_ids"][key]}
+
+    picked = bench.typical_examples(Rows(tokenized), 3)
+    assert sorted(len(row["input_ids"]) for row in picked) == [48, 50, 53]

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from genai_labs.config import load_profile
+from genai_labs.config import load_profile, resolve_path_overrides
 from genai_labs.data import DataFileError, filter_by_length, load_dialogsum, load_jsonl_folder, split_prompts, subsample
-from genai_labs.sources import SourceUnavailableError
+from genai_labs.sources import SourceUnavailableError, looks_like_local_path
 
 
 def _write(folder: Path, name: str, rows: list[dict] | str) -> None:
@@ -63,7 +63,7 @@ def test_bad_files_name_the_problem(tmp_path: Path, content: str, message: str) 
 def test_missing_file_and_folder(tmp_path: Path) -> None:
     with pytest.raises(DataFileError, match="Missing data file .*train.jsonl"):
         load_jsonl_folder(tmp_path)
-    with pytest.raises(SourceUnavailableError, match="does not exist"):
+    with pytest.raises(SourceUnavailableError, match=f"no such folder: {tmp_path / 'nope'}"):
         load_dialogsum(load_profile("course", env={}, dataset=str(tmp_path / "nope")))
 
 
@@ -110,3 +110,59 @@ def test_unreachable_hub_fails_within_5_seconds(monkeypatch: pytest.MonkeyPatch)
         with pytest.raises(SourceUnavailableError, match="unreachable"):
             load_dialogsum(load_profile("course", env={}))
         assert time.perf_counter() - started < 5
+
+
+def _mini_dialogsum(folder: Path) -> Path:
+    for name in ("train.jsonl", "validation.jsonl", "test.jsonl"):
+        _write(folder, name, [_row(i) for i in range(3)])
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("source", "is_path"),
+    [("./data", True), ("../shared/datasets/dialogsum", True), ("/abs/dialogsum", True), ("~/dialogsum", True),
+     ("data/world/", True), ("a/b/c", True), ("google/flan-t5-base", False), ("data/world", False), ("gpt2", False)],
+)
+def test_looks_like_local_path(source: str, is_path: bool) -> None:
+    assert looks_like_local_path(source) is is_path
+
+
+def test_relative_folder_loads_from_the_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``data/world`` has the hub's owner/name form, but an existing folder wins (as in transformers)."""
+    _mini_dialogsum(tmp_path / "data" / "world")
+    monkeypatch.chdir(tmp_path)
+    assert load_dialogsum(load_profile("tiny", env={"GENAI_LABS_DATASET": "data/world"})).sizes()["train"] == 3
+
+
+def test_resolved_overrides_survive_a_kernel_in_labs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``genai-labs run`` resolves against the directory it started in; the kernel then runs in labs/."""
+    _mini_dialogsum(tmp_path / "data" / "world")
+    (tmp_path / "labs").mkdir()
+    env = resolve_path_overrides({"GENAI_LABS_DATASET": "data/world"}, tmp_path)
+    monkeypatch.chdir(tmp_path / "labs")
+    assert load_dialogsum(load_profile("tiny", env=env)).source == str(tmp_path / "data" / "world")
+
+
+def test_missing_relative_path_says_no_such_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    for source in ("./data/world", "data/world/", "data/deep/world"):
+        with pytest.raises(SourceUnavailableError) as err:
+            load_dialogsum(load_profile("tiny", env={"GENAI_LABS_DATASET": source}))
+        message = str(err.value)
+        assert f"no such folder: {tmp_path / source.strip('./').rstrip('/')}" in message, message
+        assert "hub" not in message and "GENAI_LABS_PROFILE" not in message
+
+
+def test_tiny_profile_is_never_told_to_switch_to_tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A missing owner/name-shaped folder in the tiny profile: tried on the hub, the advice is to drop the override."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    started = time.perf_counter()
+    with pytest.raises(SourceUnavailableError) as err:
+        load_dialogsum(load_profile("tiny", env={"GENAI_LABS_DATASET": "data/world"}))
+    assert time.perf_counter() - started < 5
+    message = str(err.value)
+    assert "GENAI_LABS_PROFILE=tiny" not in message
+    assert "unset GENAI_LABS_DATASET" in message and "'tiny-world/dialogsum'" in message
+    assert f"no such folder: {tmp_path / 'data' / 'world'}" in message

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import json
+from types import SimpleNamespace
 
 import datasets
 import pytest
 import torch
+from test_atomic_io import not_published, private_umask
 
 from genai_labs.config import FineTuneConfig, LoraSettings
 from genai_labs.finetune import (
     LABEL_PAD_ID,
+    FINAL_DIR,
+    RUN_INFO_FILE,
     add_lora,
-    atomic_save,
     base_fingerprint,
+    cached_training,
     last_complete_checkpoint,
-    lora_parameter_count,
     make_collator,
     mix_replay,
     padding_cost,
@@ -216,19 +221,56 @@ def test_resume_from_last_complete_checkpoint(tiny_tokenizer, tiny_model, train_
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
 
 
-def test_atomic_save_leaves_no_partial_folder(tmp_path):
-    target = tmp_path / "out"
+def test_lora_checkpoints_hold_only_the_adapter_ask_no_hub_and_resume_exactly(
+    tiny_tokenizer, tiny_model, train_set, tmp_path, monkeypatch
+):
+    """Checkpoints save the adapter as the final save does (save_embedding_layers=False): peft's "auto" would
+    copy the frozen lm_head (adapter on lm_head) or ask the Hub about a hub-named base model on every checkpoint."""
+    import peft.utils.save_and_load as peft_save
+    from safetensors import safe_open
 
-    def broken(folder):
-        (folder / "half.bin").write_bytes(b"x")
-        raise RuntimeError("disk full")
+    def no_network(*args, **kwargs):
+        raise AssertionError("peft asked the Hugging Face Hub while saving a checkpoint")
 
-    with pytest.raises(RuntimeError):
-        atomic_save(broken, target)
-    assert not target.exists() and list(tmp_path.iterdir()) == []
-    atomic_save(lambda folder: (folder / "a.txt").write_text("1"), target)
-    atomic_save(lambda folder: (folder / "b.txt").write_text("2"), target)
-    assert sorted(p.name for p in target.iterdir()) == ["b.txt"]
+    monkeypatch.setattr(peft_save, "check_file_exists_on_hf_hub", no_network)
+    base = copy.deepcopy(tiny_model)
+    base.name_or_path = "google/flan-t5-base"  # as the course's model, loaded by hub id
+    kw = dict(seed=0, max_source_length=64, max_target_length=24)
+    for targets in (("q", "v"), ("q", "v", "lm_head")):
+        settings = dataclasses.replace(FAST_LORA, target_modules=targets, save_steps=2)
+        run = tmp_path / "-".join(targets)
+        with pytest.raises(KeyboardInterrupt):
+            train_lora(base, tiny_tokenizer, train_set, settings, output_dir=run, interrupt_after=5, **kw)
+        with safe_open(str(run / "checkpoint-4" / "adapter_model.safetensors"), "pt") as saved:
+            assert saved.keys() and all("lora_" in key for key in saved.keys()), targets
+        resumed = train_lora(base, tiny_tokenizer, train_set, settings, output_dir=run, **kw)
+        assert resumed.resumed_from.endswith("checkpoint-4")
+        straight = train_lora(base, tiny_tokenizer, train_set, settings, output_dir=tmp_path / f"straight-{run.name}", **kw)
+        torch.testing.assert_close(
+            _logits(resumed.model, tiny_tokenizer, DIALOGUES), _logits(straight.model, tiny_tokenizer, DIALOGUES), rtol=1e-5, atol=1e-6
+        )
+
+
+def test_cached_run_is_published_readable_and_reloads(tiny_tokenizer, tiny_model, train_set, tmp_path):
+    """Lab 2's cache (final/, run_info.json, checkpoints) is 0755/0644 even under umask 077 (shared caches)."""
+    profile = SimpleNamespace(
+        lab2=SimpleNamespace(lora=FAST_LORA, full=FAST, train_every=1, train_first=0, replay_fraction=0.0),
+        dataset="toy", dataset_revision="", model="toy", model_revision="", seed=0,
+    )
+    with private_umask():
+        trained = cached_training("lora", profile, tiny_model, tiny_tokenizer, train_set, cache_dir=tmp_path, base_weights="w")
+    run_dir = trained.run_dir
+    published = [run_dir / FINAL_DIR, run_dir / RUN_INFO_FILE, *run_dir.glob("checkpoint-*")]
+    assert len(published) == 4  # final, run_info and the checkpoints of steps 3 and 6
+    assert [wrong for path in published for wrong in not_published(path)] == []
+    assert not [p for p in run_dir.iterdir() if p.name.startswith(".")]  # no staging or temporary folders left
+    assert json.loads((run_dir / RUN_INFO_FILE).read_text())["summary"]["optimizer_steps"] == 6
+    (run_dir / FINAL_DIR).chmod(0o700)  # as runs cached before the fix were left
+    (run_dir / RUN_INFO_FILE).chmod(0o600)
+    cached = cached_training("lora", profile, tiny_model, tiny_tokenizer, train_set, cache_dir=tmp_path, base_weights="w")
+    assert cached.extra == {"cached": True} and cached.history == trained.history
+    assert not_published(run_dir / FINAL_DIR) == [] and not_published(run_dir / RUN_INFO_FILE) == []  # opened on load
+    assert torch.equal(_logits(cached.model, tiny_tokenizer, DIALOGUES), _logits(trained.model, tiny_tokenizer, DIALOGUES))
 
 
 def test_lora_trainable_count_on_course_shaped_flan_t5_base():
@@ -249,7 +291,8 @@ def test_lora_trainable_count_on_course_shaped_flan_t5_base():
     assert count_parameters(base) == (247_577_856, 247_577_856)
     peft_model = add_lora(base, settings, seed=0)
     trainable, total = count_parameters(peft_model)
-    assert trainable == lora_parameter_count(config, settings) == 3_538_944
+    # r * (768 in + 768 out) per adapted Linear; q and v in 12 encoder self-, 12 decoder self- and 12 cross-attentions
+    assert trainable == 36 * 2 * 32 * (768 + 768) == 3_538_944
     assert total == 247_577_856 + 3_538_944
     assert round(100 * trainable / total, 2) == 1.41
 

@@ -19,7 +19,6 @@ from genai_labs.metrics import (
     paired_bootstrap,
     rouge_differences,
     rouge_scores,
-    rouge_summary,
     rouge_table,
     single_reference_rows,
     toxicity_probabilities,
@@ -49,8 +48,6 @@ def test_rouge_scores_match_rouge_score() -> None:
         expected = scorer.score(ref, pred)
         for key in ROUGE_TYPES:
             assert frame.loc[i, key] == expected[key].fmeasure
-    summary = rouge_summary(PREDICTIONS, REFERENCES)
-    assert summary == pytest.approx({key: float(frame[key].mean()) for key in ROUGE_TYPES})
 
 
 def test_lsum_splits_on_newlines_and_stemmer_option() -> None:
@@ -110,17 +107,30 @@ def test_bootstrap_ci_reproducible_and_sane() -> None:
 
 def test_paired_bootstrap() -> None:
     b = np.random.default_rng(1).random(50)
+    floor = 2 / 201  # 2 * (0 + 1) / (resamples + 1): a finite bootstrap never gives p = 0
     shifted = paired_bootstrap(b + 0.1, b, resamples=200)
     assert shifted["diff"] == pytest.approx(0.1)
     assert shifted["low"] == pytest.approx(0.1) and shifted["high"] == pytest.approx(0.1)
-    assert shifted["p_value"] == 0.0
+    assert shifted["p_value"] == pytest.approx(floor)
     same = paired_bootstrap(b, b, resamples=200)
     assert same["diff"] == 0.0 and same["p_value"] == 1.0
     worse = paired_bootstrap(b - 0.2, b, resamples=200)
-    assert worse["p_value"] == 1.0 and worse["high"] < 0
+    assert worse["high"] < 0 and worse["p_value"] == pytest.approx(floor)  # two-sided: "b beats a" is significant too
     assert paired_bootstrap(b, b[::-1], seed=5) == paired_bootstrap(b, b[::-1], seed=5)
     with pytest.raises(ValueError, match="same examples"):
         paired_bootstrap(b, b[:10])
+
+
+def test_paired_bootstrap_p_value_is_two_sided_and_agrees_with_the_interval() -> None:
+    rng = np.random.default_rng(2)
+    for shift in (-0.3, -0.1, -0.03, 0.0, 0.03, 0.1, 0.3):
+        a, b = rng.random(40) + shift, rng.random(40)
+        forward = paired_bootstrap(a, b, resamples=500, seed=1)
+        backward = paired_bootstrap(b, a, resamples=500, seed=1)
+        assert forward["p_value"] == pytest.approx(backward["p_value"])  # symmetric: no preferred direction
+        assert 0.0 < forward["p_value"] <= 1.0
+        if forward["p_value"] < 0.05:  # significant at 5% -> the 95% interval excludes 0
+            assert forward["low"] > 0 or forward["high"] < 0
 
 
 def test_rouge_table_and_differences() -> None:
@@ -131,7 +141,7 @@ def test_rouge_table_and_differences() -> None:
     copy = table[table.system == "copy"]
     assert (copy["mean"] == 1.0).all() and (copy["ci_low"] == 1.0).all()
     model_r1 = table[(table.system == "model") & (table.metric == "rouge1")].iloc[0]
-    assert model_r1["mean"] == pytest.approx(rouge_summary(PREDICTIONS, REFERENCES)["rouge1"])
+    assert model_r1["mean"] == pytest.approx(rouge_scores(PREDICTIONS, REFERENCES)["rouge1"].mean())
     assert model_r1["ci_low"] <= model_r1["mean"] <= model_r1["ci_high"]
     assert table.equals(rouge_table(systems, REFERENCES, resamples=200))
 
@@ -139,7 +149,7 @@ def test_rouge_table_and_differences() -> None:
     assert list(diffs.columns) == ["system", "baseline", "metric", "diff", "ci_low", "ci_high", "p_value"]
     assert set(diffs.system) == {"copy", "model"} and (diffs.baseline == "empty").all()
     copy_r1 = diffs[(diffs.system == "copy") & (diffs.metric == "rouge1")].iloc[0]
-    assert copy_r1["diff"] == 1.0 and copy_r1["p_value"] == 0.0
+    assert copy_r1["diff"] == 1.0 and copy_r1["p_value"] == pytest.approx(2 / 201)
     with pytest.raises(ValueError, match="baseline 'nope'"):
         rouge_differences(systems, REFERENCES, baseline="nope")
     with pytest.raises(ValueError, match=r"system_predictions\['short'\] has 1 predictions"):
@@ -250,10 +260,21 @@ def test_toxicity_summary() -> None:
     summary = toxicity_summary(probs, resamples=200)
     assert summary["mean"] == pytest.approx(0.425)
     assert summary["std"] == pytest.approx(float(np.std(probs)))
-    assert summary["ratio_above_threshold"] == 0.5  # >= threshold, like evaluate's ratio
+    assert summary["toxicity_ratio"] == 0.5  # >= threshold, like evaluate's aggregation="ratio"
     assert summary["ci_low"] <= summary["mean"] <= summary["ci_high"]
     assert summary["n"] == 4
-    assert toxicity_summary(probs, threshold=0.95)["ratio_above_threshold"] == 0.0
+    assert toxicity_summary(probs, threshold=0.95)["toxicity_ratio"] == 0.0
+    with pytest.raises(ValueError, match="threshold"):
+        toxicity_summary(probs, threshold=50)
+
+
+def test_toxicity_report_uses_the_same_rule() -> None:
+    from genai_labs.detox import ToxicityReport
+
+    probs = np.array([0.1, 0.5, 0.9, 0.2])
+    report = ToxicityReport(summaries=["a", "b", "c", "d"], probabilities=probs)
+    assert report.summary(resamples=200) == toxicity_summary(probs, resamples=200)
+    assert report.summary(resamples=200)["toxicity_ratio"] == 0.5  # 0.5 itself counts as toxic
 
 
 def test_single_reference_rows_repeat_each_prediction_per_reference() -> None:
@@ -262,8 +283,8 @@ def test_single_reference_rows_repeat_each_prediction_per_reference() -> None:
     assert refs == ["x", "y", "x y", "z"]
     assert flat == {"a": ["x y", "x y", "x y", "z"], "b": ["p", "p", "p", "q"]}
     # the mean over rows averages over references; multi-reference scoring takes the best one
-    single = rouge_summary(flat["a"], refs, rouge_types=("rouge1",))["rouge1"]
-    multi = rouge_summary(predictions["a"], [["x", "y", "x y"], "z"], rouge_types=("rouge1",))["rouge1"]
+    single = rouge_scores(flat["a"], refs, rouge_types=("rouge1",))["rouge1"].mean()
+    multi = rouge_scores(predictions["a"], [["x", "y", "x y"], "z"], rouge_types=("rouge1",))["rouge1"].mean()
     assert single == pytest.approx((2 / 3 + 2 / 3 + 1 + 1) / 4) and multi == pytest.approx(1.0)
     with pytest.raises(ValueError, match=r"system_predictions\['a'\] has 1"):
         single_reference_rows({"a": ["x"]}, ["x", "y"])

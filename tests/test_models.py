@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from genai_labs.config import load_profile
-from genai_labs.models import count_parameters, load_reward_model, load_seq2seq
+from genai_labs.config import DEVICES, load_profile
+from genai_labs.models import choose_device, count_parameters, load_reward_model, load_seq2seq
 from genai_labs.sources import SourceUnavailableError
 
 
@@ -54,5 +54,27 @@ def test_hub_model_offline_fails_fast(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_missing_local_model_folder(tmp_path: Path) -> None:
-    with pytest.raises(SourceUnavailableError, match="does not exist"):
+    with pytest.raises(SourceUnavailableError, match=f"field 'model'.*no such folder: {tmp_path / 'missing'}"):
         load_seq2seq(load_profile("course", env={}, model=str(tmp_path / "missing")))
+
+
+def test_missing_relative_model_folder_is_not_tried_on_the_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(SourceUnavailableError, match=f"field 'reward_model'.*no such folder: {tmp_path / 'models' / 'x' / 'y'}") as err:
+        load_reward_model(load_profile("course", env={}, reward_model="models/x/y"))
+    assert "GENAI_LABS_REWARD_MODEL" in str(err.value) and "hub" not in str(err.value)
+
+
+def test_tiny_profile_hub_override_offline_advice(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(SourceUnavailableError) as err:
+        load_seq2seq(load_profile("tiny", env={"GENAI_LABS_MODEL": "google/flan-t5-small"}))
+    assert "GENAI_LABS_PROFILE=tiny" not in str(err.value)
+    assert "unset GENAI_LABS_MODEL" in str(err.value) and "'tiny-world/flan-t5'" in str(err.value)
+
+
+def test_choose_device_accepts_the_config_devices() -> None:
+    assert choose_device("cpu").type == "cpu" and "cpu" in DEVICES
+    with pytest.raises(ValueError, match="'auto', 'cpu', 'cuda'"):
+        choose_device("gpu")

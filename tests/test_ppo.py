@@ -11,10 +11,12 @@ from typing import Iterator
 import pytest
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
+from test_atomic_io import not_published, private_umask
 from tokenizers import Tokenizer, models, pre_tokenizers, processors
 from transformers import PreTrainedTokenizerFast, T5Config, T5ForConditionalGeneration
 
 from genai_labs.config import PPOConfig
+from genai_labs.generation import PromptTooLongError
 from genai_labs.ppo import (
     AdaptiveKLController,
     FixedKLController,
@@ -337,10 +339,49 @@ def test_parameter_breakdown_and_memory_report(tokenizer: PreTrainedTokenizerFas
     counts = trainable_parameter_breakdown(model, trainer.value_head)
     lora = sum(p.numel() for p in adapter_parameters(model, "default").values())
     assert counts["lora"] == lora and counts["value_head"] == 32 + 1
+    assert counts["modules_to_save"] == 0 and "other" not in counts
     assert counts["total"] == lora + 33
     memory = reference_memory_savings(model)
     assert memory["adapter_bytes"] == lora * 4  # the reference adapter mirrors the trained one, float32
     assert memory["full_copy_bytes"] > memory["adapter_bytes"] and memory["saved_bytes"] > 0
+
+
+def test_parameter_breakdown_labels_trained_layer_norm_copies(tokenizer: PreTrainedTokenizerFast) -> None:
+    """The tiny profile's layer norms (peft ``modules_to_save``) are counted apart from the LoRA matrices."""
+    model = tiny_policy(modules_to_save=["layer_norm", "final_layer_norm"])
+    trainer = Seq2SeqPPO(model, tokenizer, toy_reward, TOY_CONFIG)
+    counts = trainable_parameter_breakdown(model, trainer.value_head)
+    trained = adapter_parameters(model, "default")
+    lora = sum(p.numel() for n, p in trained.items() if "lora_" in n)
+    norms = sum(p.numel() for n, p in trained.items() if "modules_to_save" in n)
+    assert norms == 7 * 32  # encoder block 2 + final, decoder block 3 (self, cross, feed-forward) + final; d_model 32
+    assert counts["lora"] == lora and counts["modules_to_save"] == norms and "other" not in counts
+    assert counts["total"] == lora + norms + 33
+
+
+def test_too_long_prompts_raise_before_training(tokenizer: PreTrainedTokenizerFast) -> None:
+    """Like generate_texts, PPO never truncates a prompt: it names the prompt, its length, the limit and the fix."""
+    trainer = Seq2SeqPPO(tiny_policy(), tokenizer, toy_reward, TOY_CONFIG, max_input_tokens=7)  # PROMPTS: 6 words + </s>
+    trainer.check_prompts(PROMPTS)
+    prompts = PROMPTS[:3] + [PROMPTS[3] + " w1 w2"] + PROMPTS[4:]
+    with pytest.raises(PromptTooLongError, match=r"prompts\[3\] has 9 tokens but the policy's context is 7 tokens") as error:
+        trainer.train(prompts, steps=1, progress=False)
+    assert "max_input_tokens" in str(error.value) and "prompt_max_chars" in str(error.value)
+    assert trainer.step_count == 0
+    with pytest.raises(PromptTooLongError, match=r"prompts\[1\] has 9"):
+        trainer.generate([PROMPTS[0], prompts[3]])
+    tokenizer_limit = Seq2SeqPPO(tiny_policy(), tokenizer, toy_reward, TOY_CONFIG)
+    assert tokenizer_limit.prompt_limit is None  # this test tokenizer reports no model_max_length
+
+
+def test_checkpoint_is_published_readable(tokenizer: PreTrainedTokenizerFast, tmp_path: Path) -> None:
+    trainer = Seq2SeqPPO(tiny_policy(), tokenizer, toy_reward, TOY_CONFIG)
+    with private_umask():
+        trainer.save_checkpoint(tmp_path / "ckpt")
+        trainer.save_checkpoint(tmp_path / "ckpt")  # replaces the first one
+    assert not_published(tmp_path / "ckpt") == []
+    assert (tmp_path / "ckpt" / "adapter" / "adapter_config.json").is_file()
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt"]
 
 
 # ---------------------------------------------------------------------------------------------------------------

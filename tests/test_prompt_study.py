@@ -13,6 +13,7 @@ from genai_labs.models import load_seq2seq
 from genai_labs.prompt_study import (
     STYLES,
     diversity_by_temperature,
+    most_uncertain_step,
     next_token_logits,
     settings_table,
     shots_from,
@@ -64,6 +65,30 @@ def test_generation_settings_and_distribution(tiny) -> None:
     assert logits.shape == (model.config.vocab_size,)
     diversity = diversity_by_temperature(model, tokenizer, [prompt], [0.1, 2.0], samples=4, max_new_tokens=8)
     assert diversity["distinct-1"].iloc[1] >= diversity["distinct-1"].iloc[0]
+
+
+def test_most_uncertain_step_stays_inside_the_answer(tiny) -> None:
+    import torch
+
+    profile, model, tokenizer, data = tiny
+    prompt = data.test[profile.lab1.target_index]["dialogue"]
+    greedy = settings_table(model, tokenizer, prompt, {"greedy": GenerationSettings(max_new_tokens=20)})["output"].iloc[0]
+    n_answer = len(tokenizer(greedy, add_special_tokens=False)["input_ids"])
+    step = most_uncertain_step(model, tokenizer, prompt, max_new_tokens=20)
+    assert 0 <= step <= n_answer  # the step emitting </s> is the last one
+    entropy = lambda s: float(torch.distributions.Categorical(logits=next_token_logits(model, tokenizer, prompt, step=s)[0]).entropy())
+    assert all(entropy(step) >= entropy(s) for s in range(n_answer + 1))
+    logits, prefix = next_token_logits(model, tokenizer, prompt, step=n_answer)
+    assert prefix == greedy and int(logits.argmax()) == tokenizer.eos_token_id
+    with pytest.raises(ValueError, match="past the end of the greedy answer"):
+        next_token_logits(model, tokenizer, prompt, step=n_answer + 1)
+
+
+def test_style_rouge_names_a_missing_baseline() -> None:
+    with pytest.raises(ValueError, match="baseline='instruction'.*'mine'"):
+        style_rouge({"mine": ["a"], "flan": ["b"]}, [["a"]])
+    table, differences = style_rouge({"mine": ["a b"], "flan": ["b"]}, [["a b"]], baseline="flan", resamples=10)
+    assert list(differences["system"].unique()) == ["mine"]
 
 
 def test_course_shaped_standin_runs_lab1(course_standins: dict[str, Path]) -> None:

@@ -11,6 +11,7 @@ from genai_labs.prompts import (
     PromptBudgetError,
     PromptBuild,
     build_prompt,
+    context_limit,
     count_tokens,
     flan_prompt,
     flan_shot,
@@ -144,3 +145,18 @@ def test_prompt_token_table(tokenizer) -> None:
     few = table.set_index("style").loc["few_shot"]
     assert few["n_tokens"] > 40 and not few["fits"]  # reported, not dropped
     assert list(prompt_token_table(DIALOGUE, tokenizer)["style"]) == ["no_prompt", "instruction", "flan"]
+
+
+def test_one_budget_rule_shared_with_generation(tokenizer) -> None:
+    from genai_labs import generation, prompt_study
+
+    assert generation.context_limit is context_limit  # one implementation of the token budget
+    assert prompt_study.STYLES is STYLES  # one list of Lab 1's styles
+    assert context_limit(tokenizer) is None  # ~1e30 model_max_length: no real limit
+    assert context_limit(None) is None and context_limit(tokenizer, 12) == 12
+    limited = PreTrainedTokenizerFast(tokenizer_object=tokenizer.backend_tokenizer, model_max_length=64)
+    assert context_limit(limited) == 64
+    with pytest.raises(ValueError, match="max_tokens must be >= 1"):
+        build_prompt("flan", DIALOGUE, tokenizer=tokenizer, max_tokens=0)
+    with pytest.raises(ValueError, match="max_input_tokens must be >= 1"):
+        context_limit(tokenizer, 0)

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import json
+import sys
+import time
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from genai_labs.check_notebooks import dirty_cells, strip_outputs
 from genai_labs.cli import main
-from genai_labs.runner import LabRunError, discover_labs, run_labs
+from genai_labs.runner import LabRunError, RunSetupError, discover_labs, run_labs
 
 
 def _notebook(path: Path, *sources: str) -> Path:
-    nb = new_notebook(cells=[new_code_cell(s) for s in sources])
+    """A notebook of code cells; a source starting with ``md:`` becomes a markdown cell."""
+    cells = [new_markdown_cell(s[3:]) if s.startswith("md:") else new_code_cell(s) for s in sources]
+    nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, path)
     return path
@@ -25,8 +29,8 @@ def _notebook(path: Path, *sources: str) -> Path:
 def labs_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "labs"
     folder.mkdir()
-    _notebook(folder / "01_first.ipynb", "import os\nfrom genai_labs.report import record_figures",
-              "record_figures('lab1', {'rouge1': {'instruction': 0.25}, 'profile_seen': os.environ['GENAI_LABS_PROFILE']})")
+    _notebook(folder / "01_first.ipynb", "md:# Lab 1 — First", "import os\nfrom genai_labs.report import record_figures",
+              "md:## 2. Figures", "record_figures('lab1', {'rouge1': {'instruction': 0.25}, 'profile_seen': os.environ['GENAI_LABS_PROFILE']})")
     _notebook(folder / "02_second.ipynb", "x = 1 + 1", "print(x)")
     monkeypatch.setenv("GENAI_LABS_LABS_DIR", str(folder))
     return folder
@@ -36,34 +40,118 @@ def test_discover_numbered_notebooks(labs_folder: Path) -> None:
     assert list(discover_labs()) == ["lab1", "lab2"]
 
 
-def test_run_writes_notebooks_figures_and_report(labs_folder: Path, tmp_path: Path) -> None:
+def test_run_writes_notebooks_figures_and_report(
+    labs_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # A user-level kernelspec named python3 that cannot start: the runner must use this interpreter anyway.
+    spec = tmp_path / "jupyter" / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({"argv": ["/nonexistent/python", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                                                  "display_name": "broken", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GENAI_LABS_CACHE", "cache-rel")  # relative to where the command runs, not to labs/
+    _notebook(labs_folder / "02_second.ipynb", "x = 1 + 1", "print(x)",
+              "import os, sys\nprint(sys.executable)\nprint(os.environ['GENAI_LABS_CACHE'])",
+              "from tqdm.auto import tqdm\nfor _ in tqdm(range(3), desc='steps'):\n    pass")
     result = run_labs(["lab1", "lab2"], profile="tiny", out=tmp_path / "runs", progress=False)
     assert result.run_dir.parent == tmp_path / "runs" and result.run_dir.name.startswith("run-")
     figures = json.loads((result.run_dir / "figures.json").read_text())
-    assert figures["profile"] == "tiny" and figures["seed"] == 0
+    assert figures["profile"] == "tiny" and figures["seed"] == 0 and figures["status"] == "ok" and "failed" not in figures
     assert figures["lab1"] == {"rouge1": {"instruction": 0.25}, "profile_seen": "tiny"}
     assert set(figures["timings_s"]) == {"lab1", "lab2"} and "transformers" in figures["versions"]
     executed = nbformat.read(result.notebooks["lab2"], as_version=4)
     assert executed.cells[1].outputs[0]["text"] == "2\n"
-    assert (result.run_dir / "report.md").read_text().startswith("# genai-labs run: profile tiny")
+    assert executed.cells[2].outputs[0]["text"] == f"{sys.executable}\n{(tmp_path / 'cache-rel').resolve()}\n"
+    bar = executed.cells[3].outputs  # a plain-text bar showing its final state, not a frozen widget
+    assert [o["output_type"] for o in bar] == ["stream"] and "steps: 100%" in bar[0]["text"] and "\r" not in bar[0]["text"]
+    report = (result.run_dir / "report.md").read_text()
+    assert report.startswith("# genai-labs run report") and "**Status: ok**" in report
+    assert "## lab1: Lab 1 — First" in report and "| rouge1.instruction | 0.25 |" in report and "### 2. Figures" in report
+    assert "*code cell 2 (cell 2 of the notebook)*\n\n```\n2\n```" in report
+    assert "without encryption" not in capfd.readouterr().err
     again = run_labs(["lab2"], profile="tiny", out=tmp_path / "runs", progress=False)
     assert again.run_dir != result.run_dir  # every run gets its own folder
 
 
-def test_failing_cell_is_named_and_finished_work_stays(labs_folder: Path, tmp_path: Path) -> None:
-    _notebook(labs_folder / "03_broken.ipynb", "print('fine')", "raise ValueError('boom')")
-    with pytest.raises(LabRunError, match=r"03_broken.ipynb: cell 1 failed(.|\n)*boom"):
+def test_failing_cell_is_named_recorded_and_finished_work_stays(labs_folder: Path, tmp_path: Path) -> None:
+    _notebook(labs_folder / "03_broken.ipynb", "md:# Broken", "print('fine')", "md:## Next",
+              "x = 1\nraise ValueError('\\x1b[31mboom\\x1b[0m')")
+    with pytest.raises(LabRunError) as caught:
         run_labs(["lab2", "lab3"], profile="tiny", out=tmp_path / "runs", progress=False)
+    message = str(caught.value)
+    assert "lab3 (03_broken.ipynb) stopped at code cell 2 (cell 4 of the notebook): `x = 1`" in message
+    assert "error: ValueError: boom" in message and "raise ValueError" in message and "\x1b" not in message
+    assert "what to do: fix the cause" in message
+    run_dir = caught.value.run_dir
+    assert run_dir is not None and run_dir.parent == tmp_path / "runs"
+    assert (run_dir / "02_second.ipynb").is_file()
+    partial = nbformat.read(run_dir / "03_broken.ipynb", as_version=4)
+    assert partial.cells[1].outputs[0]["text"] == "fine\n"
+    figures = json.loads((run_dir / "figures.json").read_text())
+    assert figures["status"] == "failed" and set(figures["timings_s"]) == {"lab2", "lab3"}
+    assert figures["failed"] == {"lab": "lab3", "notebook": "03_broken.ipynb",
+                                 "cell": "code cell 2 (cell 4 of the notebook): `x = 1`", "error": "ValueError: boom"}
+    first_lines = (run_dir / "report.md").read_text().splitlines()[:3]
+    assert any(line.startswith("**FAILED**: lab3 (03_broken.ipynb) stopped at code cell 2") and "ValueError: boom" in line
+               for line in first_lines)
+
+
+def test_dead_kernel_is_a_lab_run_error(labs_folder: Path, tmp_path: Path) -> None:
+    _notebook(labs_folder / "03_dies.ipynb", "print('alive')", "import os\nos._exit(1)")
+    with pytest.raises(LabRunError, match=r"lab3 \(03_dies.ipynb\) stopped at code cell 2 (.|\n)*kernel died") as caught:
+        run_labs(["lab3"], profile="tiny", out=tmp_path / "runs", progress=False)
+    figures = json.loads((caught.value.run_dir / "figures.json").read_text())
+    assert figures["status"] == "failed" and figures["failed"]["cell"].startswith("code cell 2 (cell 2 of the notebook)")
+
+
+def test_cell_timeout_stops_the_run_cleanly(labs_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _notebook(labs_folder / "03_slow.ipynb", "import time\ntime.sleep(120)")
+    started = time.perf_counter()
+    assert main(["run", "lab3", "--cell-timeout", "1", "--no-progress", "--out", str(tmp_path / "runs")]) == 1
+    assert time.perf_counter() - started < 60
+    err = capsys.readouterr().err
+    assert "code cell 1 (cell 1 of the notebook): `import time`" in err and "--cell-timeout 1 s" in err
+    assert "Traceback" not in err and "status failed" in err
     run_dir = next((tmp_path / "runs").iterdir())
-    assert (run_dir / "02_second.ipynb").is_file() and (run_dir / "03_broken.ipynb").is_file()
-    assert (run_dir / "figures.json").is_file()
+    assert json.loads((run_dir / "figures.json").read_text())["status"] == "failed"
+
+
+def test_cell_timeout_must_be_positive(labs_folder: Path, tmp_path: Path) -> None:
+    with pytest.raises(SystemExit):
+        main(["run", "--cell-timeout", "0"])
+    with pytest.raises(RunSetupError, match="cell-timeout"):
+        run_labs(["lab1"], out=tmp_path / "runs", cell_timeout=0)
 
 
 def test_cli_errors(labs_folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "lab9"]) == 2
-    assert "unknown lab lab9" in capsys.readouterr().err
+    assert "unknown lab lab9; choose from lab1, lab2 or all" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["run", "--profile", "huge"])
+
+
+@pytest.mark.parametrize("state", ["empty", "missing"])
+def test_no_notebooks_is_a_clear_error(state: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "nothing"
+    if state == "empty":
+        folder.mkdir()
+    monkeypatch.setenv("GENAI_LABS_LABS_DIR", str(folder))
+    for argv in (["run"], ["run", "lab1"]):
+        assert main([*argv, "--out", str(tmp_path / "runs")]) == 2
+        err = capsys.readouterr().err
+        assert str(folder) in err and "GENAI_LABS_LABS_DIR" in err and "no lab notebooks found" in err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_bad_out_is_a_clear_error(labs_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    for out, reason in ((a_file, "existing file"), (a_file / "below", "cannot use this folder"), (Path("/proc/nope"), "cannot use")):
+        assert main(["run", "lab1", "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"genai-labs run: --out {out}: ") and reason in err and "Traceback" not in err
 
 
 def test_check_notebooks_finds_and_strips_outputs(tmp_path: Path) -> None:
@@ -75,6 +163,15 @@ def test_check_notebooks_finds_and_strips_outputs(tmp_path: Path) -> None:
     assert dirty_cells(path) == [0]
     strip_outputs(path)
     assert dirty_cells(path) == []
+
+
+def test_check_notebooks_fails_without_notebooks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from genai_labs.check_notebooks import main as check
+
+    assert check([str(tmp_path / "labz")]) == 2
+    assert "labz does not exist" in capsys.readouterr().err
+    assert check([str(tmp_path)]) == 2 and check([str(tmp_path), "--strip"]) == 2
+    assert "holds no .ipynb files" in capsys.readouterr().err
 
 
 def test_committed_labs_are_clean() -> None:

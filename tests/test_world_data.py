@@ -8,8 +8,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from test_atomic_io import not_published, private_umask
 
-from genai_labs.world.data_files import WORLD_DATA_FILES, read_jsonl, write_world_data
+from genai_labs.world.data_files import WORLD_DATA_FILES, read_jsonl, write_jsonl, write_world_data
 from genai_labs.world.dialogues import (
     FAMILIES,
     INSULT_ADJECTIVES,
@@ -52,6 +53,15 @@ def test_write_is_deterministic(world_dir: Path, tmp_path: Path) -> None:
         assert paths[name] == tmp_path / file
         assert (world_dir / file).read_bytes() == paths[name].read_bytes(), name
     assert not list(tmp_path.glob(".*.tmp")), "temporary files left behind"
+
+
+def test_jsonl_is_written_whole_and_world_readable(tmp_path: Path) -> None:
+    rows = [{"id": "a", "text": "café"}, {"id": "b", "text": "x\ny"}]
+    with private_umask():
+        path = write_jsonl(tmp_path / "sub" / "rows.jsonl", rows)
+    assert path.read_bytes() == '{"id": "a", "text": "café"}\n{"id": "b", "text": "x\\ny"}\n'.encode()
+    assert read_jsonl(path) == rows and not_published(path) == []
+    assert [p.name for p in path.parent.iterdir()] == ["rows.jsonl"]
 
 
 def test_other_seed_gives_other_data(world_dir: Path, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from test_atomic_io import not_published, private_umask
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, T5ForConditionalGeneration
 
 from genai_labs.prompts import instruction_prompt, ppo_prompt, training_prompt
@@ -199,7 +200,7 @@ def test_world_build_is_cached_and_complete(world: WorldAssets) -> None:
     assert world.reward_dir == world.root / REWARD_SUBDIR
     info = world.build_info()
     assert info["classifier_accuracy"] >= 0.95 and info["seed"] == 0
-    assert not list(world.root.parent.glob(f".{world.root.name}.tmp-*"))
+    assert assets_module.build_leftovers(world.root) == []
 
 
 def _weights(root: Path) -> dict[str, bytes]:
@@ -231,6 +232,40 @@ def test_failed_build_leaves_nothing_behind(tmp_path: Path, monkeypatch: pytest.
     with pytest.raises(RuntimeError, match="exploded"):
         build_world_assets(tmp_path / "world", steps=2, progress=False, config=SHORT_BUILD)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_build_is_published_readable_with_build_info_last(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def fake_train(out: Path, **kwargs) -> dict:
+        for sub in (T5_SUBDIR, REWARD_SUBDIR):
+            (out / sub).mkdir()
+            (out / sub / "model.safetensors").write_bytes(b"\0")
+        assert not (out / BUILD_INFO).exists()  # written after the models
+        return {"seed": kwargs["seed"], "steps": kwargs["config"].pretrain.steps}
+
+    monkeypatch.setattr(assets_module, "_train_and_save", fake_train)
+    with private_umask():
+        built = build_world_assets(tmp_path / "world", steps=3, progress=False)
+    assert not_published(built.root) == [] and built.build_info() == {"seed": 0, "steps": 3}
+    assert [p.name for p in tmp_path.iterdir()] == ["world"]
+
+
+def test_ensure_force_rebuilds_under_the_lock_and_clears_leftovers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    builds: list[dict] = []
+
+    def fake_train(out: Path, **kwargs) -> dict:
+        for sub in (T5_SUBDIR, REWARD_SUBDIR):
+            (out / sub).mkdir()
+        builds.append({"build": len(builds)})
+        return builds[-1]
+
+    monkeypatch.setattr(assets_module, "_train_and_save", fake_train)
+    root = world_assets_dir(tmp_path)
+    for leftover in (f".{root.name}.abc123.tmp", f".{root.name}.old-1-2", f".{root.name}.tmp-xyz"):  # killed builds
+        (tmp_path / leftover).mkdir()
+    assert ensure_world_assets(tmp_path, progress=False).build_info() == {"build": 0}
+    assert ensure_world_assets(tmp_path, progress=False).build_info() == {"build": 0}  # cached
+    assert ensure_world_assets(tmp_path, progress=False, force=True).build_info() == {"build": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f".{root.name}.lock", root.name]
 
 
 def test_concurrent_ensure_builds_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,8 +2,9 @@
 
 ``ensure_world_assets()`` returns the cached build, building it once (~2-3 minutes on 2 CPU cores) into
 ``default_cache_dir() / f"world-{BUILD_VERSION}"``. The build runs in a temporary folder beside the
-target and is moved into place with one ``os.replace``, under an ``fcntl.flock`` lock, so a crash leaves
-nothing half-written and two processes (pytest and a notebook) never build twice. The same seed gives
+target and is moved into place with one ``os.replace`` (:func:`genai_labs.atomic_io.build_folder_atomic`,
+which also makes it world-readable), under an ``fcntl.flock`` lock, so a crash leaves nothing half-written
+and two processes (pytest and a notebook) never build twice. The same seed gives
 bit-identical weights on the same machine (fixed thread count, seeded data order and initialisation).
 
 Layout: ``flan-t5/`` and ``toxicity-roberta/`` (``save_pretrained`` folders with their tokenizers,
@@ -13,19 +14,16 @@ accuracy, seconds).
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import shutil
-import tempfile
 import time
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from tqdm.auto import tqdm
 
+from genai_labs.atomic_io import build_folder_atomic, file_lock, write_json_atomic
 from genai_labs.models import count_parameters, quiet_transformers, torch_threads
 from genai_labs.reward_model import RewardTrainConfig, classifier_accuracy, train_toxicity_classifier
 from genai_labs.world.data_files import default_cache_dir, read_jsonl, world_data_dir
@@ -139,45 +137,30 @@ def build_world_assets(
     config: WorldBuildConfig = WorldBuildConfig(),
     overwrite: bool = False,
 ) -> WorldAssets:
-    """Build the world's models into ``out_dir`` atomically (temp folder beside it, then ``os.replace``).
+    """Build the world's models into ``out_dir`` atomically (:func:`~genai_labs.atomic_io.build_folder_atomic`).
 
     ``steps`` overrides the T5 pre-training steps (short builds for tests). An existing ``out_dir`` is an
-    error unless ``overwrite``. Used by ``ensure_world_assets`` and the CLI ``genai-labs world``.
+    error unless ``overwrite``. ``build_info.json`` is written last. Takes no lock: to (re)build the shared cache
+    use :func:`ensure_world_assets` (``force=True`` to rebuild), which calls this under the cache's lock.
     """
     out_dir = Path(out_dir)
     if steps is not None:
         config = replace(config, pretrain=replace(config.pretrain, steps=steps))
     if out_dir.exists() and not overwrite:
         raise FileExistsError(f"{out_dir} already exists; pass overwrite=True to rebuild it")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    try:
+
+    def build(tmp: Path) -> None:
         info = _train_and_save(tmp, seed=seed, config=config, progress=progress)
-        (tmp / BUILD_INFO).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-        os.chmod(tmp, 0o755)  # mkdtemp makes 0700 folders
-        if out_dir.exists():  # overwrite: move the old build aside first (rename onto a full folder fails)
-            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
-            os.replace(out_dir, old / "build")
-            os.replace(tmp, out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        write_json_atomic(tmp / BUILD_INFO, info)
+
+    build_folder_atomic(out_dir, build)
     return WorldAssets.at(out_dir)
 
 
-@contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive ``fcntl.flock`` on ``path`` (created if missing) inside the block."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+def build_leftovers(root: Path) -> list[Path]:
+    """Temporary and moved-aside folders a killed build of ``root`` left beside it (current and older naming)."""
+    patterns = (f".{root.name}.*.tmp", f".{root.name}.old-*", f".{root.name}.tmp-*")
+    return sorted({path for pattern in patterns for path in root.parent.glob(pattern)})
 
 
 def _is_complete(root: Path) -> bool:
@@ -189,19 +172,20 @@ def world_assets_dir(cache_dir: Path | None = None) -> Path:
     return Path(cache_dir if cache_dir is not None else default_cache_dir()) / f"world-{BUILD_VERSION}"
 
 
-def ensure_world_assets(cache_dir: Path | None = None, *, progress: bool = True) -> WorldAssets:
-    """The tiny world's models, built once (seed 0, default recipe) and cached afterwards (all labs).
+def ensure_world_assets(cache_dir: Path | None = None, *, progress: bool = True, force: bool = False) -> WorldAssets:
+    """The tiny world's models, built once (seed 0, default recipe) and cached afterwards (all labs, CLI).
 
     Safe across processes: the first caller builds under a file lock, the others wait and reuse it.
+    ``force`` rebuilds (under the same lock) even when a complete build exists (CLI ``--force``).
     """
     root = world_assets_dir(cache_dir)
-    if _is_complete(root):
+    if _is_complete(root) and not force:
         return WorldAssets.at(root)
-    with _file_lock(root.parent / f".{root.name}.lock"):
-        if _is_complete(root):  # another process built it while we waited
+    with file_lock(root.parent / f".{root.name}.lock"):
+        if _is_complete(root) and not force:  # another process built it while we waited
             return WorldAssets.at(root)
-        for stale in root.parent.glob(f".{root.name}.tmp-*"):  # left by a killed build; we hold the lock
+        for stale in build_leftovers(root):  # left by a killed build; we hold the lock
             shutil.rmtree(stale, ignore_errors=True)
-        if root.exists():  # not a complete build (edited by hand): rebuild it
+        if root.exists() and not force:  # not a complete build (edited by hand): rebuild it
             shutil.rmtree(root)
-        return build_world_assets(root, seed=0, progress=progress)
+        return build_world_assets(root, seed=0, progress=progress, overwrite=force)

@@ -1,0 +1,110 @@
+"""Atomic writes: a file or folder appears whole under its final name or not at all (every lab's caches and reports).
+
+Each writer builds its result under a temporary name in the target's own folder, then renames it into place with
+``os.replace`` (atomic on one file system). A crash or Ctrl-C leaves the old version, never a half-written one.
+What is published is readable by everyone (files 0644, folders 0755): ``mkstemp``/``mkdtemp`` would leave them
+private to the user who wrote them, and instructors share caches with their students.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import math
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, TypeVar
+
+FILE_MODE = 0o644
+FOLDER_MODE = 0o755
+
+T = TypeVar("T")
+
+
+@contextlib.contextmanager
+def file_lock(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold an exclusive ``fcntl.flock`` on ``path`` (created if missing) inside the block: one process at a time
+    builds a cached thing (the world's models, a Lab 2 run); the others wait, then find it built."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` through a temporary file beside it, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:  # bytes as given, on every OS
+            handle.write(text)
+        os.chmod(tmp, FILE_MODE)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def make_readable(folder: Path) -> None:
+    """Give ``folder`` and everything under it the published modes (0755 folders, 0644 files; owner's bits kept)."""
+    os.chmod(folder, FOLDER_MODE)
+    for root, dirs, files in os.walk(folder):
+        for name in dirs:
+            os.chmod(os.path.join(root, name), FOLDER_MODE)
+        for name in files:
+            file = os.path.join(root, name)
+            os.chmod(file, os.stat(file).st_mode | FILE_MODE)
+
+
+def build_folder_atomic(target: str | os.PathLike[str], build: Callable[[Path], T]) -> T:
+    """Run ``build(tmp_folder)``, then move the folder to ``target``, replacing an existing one; returns what
+    ``build`` returned. On any error the temporary folder is removed and ``target`` is left as it was."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        result = build(tmp)
+        make_readable(tmp)
+        if target.exists():  # renaming onto a non-empty folder fails: move the old one aside first
+            old = target.parent / f".{target.name}.old-{os.getpid()}-{time.time_ns()}"
+            os.replace(target, old)
+            os.replace(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return result
+
+
+def write_json_atomic(path: str | os.PathLike[str], data: Any) -> Path:
+    """Write ``data`` as indented, key-sorted JSON (through :func:`plain`) to ``path`` atomically."""
+    return write_text_atomic(path, json.dumps(plain(data), indent=2, sort_keys=True) + "\n")
+
+
+def plain(value: Any) -> Any:
+    """Convert numpy/torch scalars, tuples and nested containers to JSON-ready Python values (non-finite floats: None)."""
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", 0) == 0:
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if hasattr(value, "tolist"):
+        return plain(value.tolist())
+    return str(value)

@@ -1,0 +1,80 @@
+"""Atomic writes (genai_labs.atomic_io): whole or absent, never half-written, and readable by everyone (all labs)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import stat
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from genai_labs.atomic_io import build_folder_atomic, file_lock, write_json_atomic, write_text_atomic
+
+
+@contextlib.contextmanager
+def private_umask() -> Iterator[None]:
+    """Run the block under umask 077, where ``mkstemp``/``mkdtemp``/``open`` alone would give 0600/0700."""
+    previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def not_published(root: Path) -> list[str]:
+    """``root`` and everything under it that is not world-readable: folders must be 0755, files at least 0644."""
+    paths = [root, *root.rglob("*")] if root.is_dir() else [root]
+    wrong = []
+    for path in paths:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        ok = mode == 0o755 if path.is_dir() else mode & 0o644 == 0o644
+        if not ok:
+            wrong.append(f"{path} {oct(mode)}")
+    return wrong
+
+
+def test_build_folder_atomic_leaves_no_partial_folder(tmp_path: Path) -> None:
+    target = tmp_path / "out"
+
+    def broken(folder: Path) -> None:
+        (folder / "half.bin").write_bytes(b"x")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        build_folder_atomic(target, broken)
+    assert not target.exists() and list(tmp_path.iterdir()) == []
+    assert build_folder_atomic(target, lambda folder: (folder / "a.txt").write_text("1")) == 1  # build's result
+    build_folder_atomic(target, lambda folder: (folder / "b.txt").write_text("2"))
+    assert sorted(p.name for p in target.iterdir()) == ["b.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no temporary or moved-aside folders left
+
+
+def test_published_folders_and_files_are_world_readable_under_a_private_umask(tmp_path: Path) -> None:
+    def build(folder: Path) -> None:
+        (folder / "sub").mkdir()
+        (folder / "sub" / "weights.bin").write_bytes(b"\0")
+        write_json_atomic(folder / "info.json", {"b": 1})
+
+    with private_umask():
+        build_folder_atomic(tmp_path / "run" / "final", build)
+        text = write_text_atomic(tmp_path / "run" / "notes.txt", "hello\n")
+        info = write_json_atomic(tmp_path / "run" / "run_info.json", {"b": (1, 2), "a": float("nan")})
+    assert not_published(tmp_path / "run" / "final") == []
+    assert not_published(text) == [] and not_published(info) == []
+    assert info.read_text() == '{\n  "a": null,\n  "b": [\n    1,\n    2\n  ]\n}\n'
+    assert json.loads(info.read_text()) == {"a": None, "b": [1, 2]}
+
+
+def test_file_lock_excludes_a_second_holder_until_released(tmp_path: Path) -> None:
+    import fcntl
+
+    lock = tmp_path / "cache" / "run.lock"
+    with file_lock(lock):
+        with open(lock) as other:  # another open file: what a second process would hold
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    with open(lock) as other:
+        fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # free again

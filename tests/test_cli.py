@@ -1,0 +1,54 @@
+"""User errors of ``genai-labs world`` and ``genai-labs bench`` (genai_labs.cli): one message, exit 2, no traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import genai_labs.cli as cli
+from genai_labs.cli import main
+
+
+def _bad_folders(tmp_path: Path) -> list[Path]:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    return [a_file, a_file / "below", Path("/proc/nope")]
+
+
+def test_world_bad_data_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for folder in _bad_folders(tmp_path):
+        assert main(["world", "--data-out", str(folder)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"genai-labs world: --data-out {folder}: ") and "Traceback" not in err
+
+
+def test_bench_bad_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for folder in _bad_folders(tmp_path):
+        assert main(["bench", "--quick", "--out", str(folder)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"genai-labs bench --out: cannot write results to {folder}") and "Traceback" not in err
+
+
+def test_bench_only_is_passed_on_and_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    import genai_labs.bench as bench
+
+    calls = []
+    monkeypatch.setattr(bench, "run_benchmarks", lambda out, **kw: calls.append((out, kw)) or {})
+    assert main(["bench", "--quick", "--only", "generation", "ppo_step", "--out", str(tmp_path)]) == 0
+    assert calls == [(tmp_path, {"quick": True, "only": ["generation", "ppo_step"]})]
+    with pytest.raises(SystemExit):
+        main(["bench", "--only", "nope"])
+    assert "invalid choice: 'nope'" in capsys.readouterr().err
+
+
+def test_bench_help_shows_defaults_and_choices(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["bench", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "(default: benchmarks/results)" in out and "(default: all)" in out and "generation, training_input" in out
+
+
+def test_docstring_matches_the_options() -> None:
+    assert "world [--data-out DIR]" in cli.__doc__ and "--cell-timeout SECONDS" in cli.__doc__ and "--only NAME" in cli.__doc__
