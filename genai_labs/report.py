@@ -23,7 +23,7 @@ from genai_labs.atomic_io import build_folder_atomic, plain, write_json_atomic, 
 
 RUN_DIR_ENV = "GENAI_LABS_RUN_DIR"
 FIGURE_PACKAGES = (
-    "torch", "transformers", "peft", "trl", "datasets", "evaluate", "rouge_score", "tokenizers",
+    "torch", "transformers", "peft", "datasets", "rouge_score", "tokenizers", "safetensors", "huggingface_hub",
     "accelerate", "numpy", "pandas", "matplotlib", "nbclient", "genai-labs",
 )
 RUN_KEYS = ("profile", "seed", "status", "failed", "versions", "model_revisions", "timings_s")  # the rest: one key per lab
