@@ -563,6 +563,17 @@ def bench_training_input(config: SuiteConfig) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------------
 
 
+def enable_activation_checkpointing(model: Any) -> None:
+    """Non-reentrant activation (gradient) checkpointing: each block keeps its input and recomputes the rest in the
+    backward pass (no input gradients needed under a frozen LoRA base). A function of its own, so that no bound
+    method outlives the call: one kept in a local variable held the original model alive after ``add_lora``
+    copied it, adding its weights to LoRA's peak."""
+    if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5.x's name for it
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+
+
 def finetune_variant(config: SuiteConfig, method: str, *, gradient_checkpointing: bool = False) -> dict[str, Any]:
     """Run in a fresh process: build the model, set up ``method`` ("full" or "lora"), take AdamW steps on
     dynamically padded batches; returns step time, peak memory and optimizer-state size.
@@ -584,11 +595,7 @@ def finetune_variant(config: SuiteConfig, method: str, *, gradient_checkpointing
     rss_start = rss_bytes()
     model = build_t5(config.t5, tokenizer, seed=config.seed, device=config.device, dtype=config.dtype)
     if gradient_checkpointing:
-        enable = getattr(model, "activation_checkpointing_enable", None)  # transformers >= 5.x's name for it
-        if enable is not None:
-            enable(activation_checkpointing_kwargs={"use_reentrant": False})
-        else:
-            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        enable_activation_checkpointing(model)
     if method == "full":
         for parameter in model.parameters():
             parameter.requires_grad_(True)
