@@ -64,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
 
     world = commands.add_parser("world", help="rebuild the tiny world's data files and models")
     world.add_argument("--data-out", type=Path, default=None, help="write the JSONL files here (default: the world data folder)")
-    world.add_argument("--seed", type=int, default=0, help="seed of the JSONL data (the models are built from seed 0)")
+    world.add_argument("--seed", type=int, default=0, help="seed of the JSONL data (default: 0, the data every lab reads; another seed writes its own folder, printed below, which the dialogue labs read when GENAI_LABS_DATASET names it; the models are always built from seed 0)")
     world.add_argument("--force", action="store_true", help="rebuild the models even if cached")
 
     bench = commands.add_parser("bench", help="run the benchmark suite (benchmarks/)")
