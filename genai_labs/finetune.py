@@ -881,7 +881,8 @@ def cached_training(
     """Train one Lab 2 run (``full``, ``lora`` or ``replay``) or load it from the cache (Labs 2-3).
 
     The run folder is ``<cache>/lab2/<kind>-<hash>``: checkpoints while training (an interrupted run
-    resumes), ``final/`` (model or adapter) and ``run_info.json`` (costs and loss history), written last.
+    resumes; removed once the run is finished), ``final/`` (model or adapter) and ``run_info.json`` (costs and
+    loss history), written last. One process trains a given run at a time (a file lock); others wait, then load it.
     ``train_dataset`` is the summarization set; for ``replay`` it is the already mixed set.
     """
     if kind not in RUN_KINDS:
@@ -909,7 +910,16 @@ def cached_training(
             result = train_full(base_model, tokenizer, train_dataset, cfg.full, output_dir=run_dir, seed=profile.seed, method=kind,
                                 progress=progress)
         write_json_atomic(run_dir / RUN_INFO_FILE, {"summary": result.summary(), "history": result.history})
+        remove_checkpoints(run_dir)
     return result
+
+
+def remove_checkpoints(run_dir: Path) -> None:
+    """Delete a finished run's resume checkpoints (Lab 2's cache): ``final/`` and ``run_info.json`` hold all that a
+    later call loads, and each checkpoint also carries the optimizer state (about 3 GB per checkpoint for full
+    fine-tuning of flan-t5-base)."""
+    for path in run_dir.glob(f"{PREFIX_CHECKPOINT_DIR}-*"):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def lora_adapter_path(profile: Any, *, cache_dir: str | os.PathLike[str] | None = None, progress: bool = False) -> Path:
