@@ -424,13 +424,14 @@ def encoder_seconds(model: Any, tokenizer: Any, prompts: Sequence[str], batch_si
 
     Batching shares the decoder's weight reads across a batch but cannot shrink the encoder's work, so the speedup of
     any batched generation over the one-by-one loop is at most (one-by-one time) / (this time)."""
+    from genai_labs.generation import length_sorted_batches, model_device
+
     lengths = [len(ids) for ids in tokenizer(list(prompts), verbose=False)["input_ids"]]
-    order = sorted(range(len(prompts)), key=lambda i: -lengths[i])
     encoder = model.get_encoder()
-    device = next(model.parameters()).device
+    device = model_device(model)
     with torch.inference_mode(), Timer() as timer:
-        for start in range(0, len(order), batch_size):
-            enc = tokenizer([prompts[i] for i in order[start : start + batch_size]], padding=True, return_tensors="pt", verbose=False)
+        for batch in length_sorted_batches(lengths, batch_size):
+            enc = tokenizer([prompts[i] for i in batch], padding=True, return_tensors="pt", verbose=False)
             encoder(input_ids=enc["input_ids"].to(device), attention_mask=enc["attention_mask"].to(device))
     return timer
 

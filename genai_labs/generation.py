@@ -154,6 +154,13 @@ def _decode(model: Any, tokenizer: Any, output: torch.Tensor, prompt_length: int
     return tokenizer.batch_decode(output, skip_special_tokens=True)
 
 
+def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Prompt indices in batches of ``batch_size``, longest first (memory errors surface early), so each padded
+    batch holds prompts of similar length (:func:`generate_texts`; the benchmarks time the same batches)."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+
+
 def generate_texts(
     model: Any,
     tokenizer: Any,
@@ -180,7 +187,6 @@ def generate_texts(
         return []
     lengths = [len(ids) for ids in tokenizer(prompts, verbose=False)["input_ids"]]  # no too-long warning: we raise
     _check_lengths(lengths, context_limit(tokenizer, max_input_tokens))
-    order = sorted(range(len(prompts)), key=lambda i: -lengths[i])  # longest first: memory errors surface early
     device = model_device(model)
     decoder_only = not getattr(model.config, "is_encoder_decoder", False)
     old_padding_side = tokenizer.padding_side
@@ -193,8 +199,7 @@ def generate_texts(
         if decoder_only:
             tokenizer.padding_side = "left"  # new tokens must follow the prompt directly
         with torch.no_grad(), tqdm(total=len(prompts), desc="generate", leave=False, disable=not progress) as bar:
-            for start in range(0, len(order), batch_size):
-                batch = order[start : start + batch_size]
+            for batch in length_sorted_batches(lengths, batch_size):
                 enc = tokenizer([prompts[i] for i in batch], padding=True, return_tensors="pt", verbose=False)
                 enc = enc.to(device)
                 output = model.generate(**enc, generation_config=generation_config)
