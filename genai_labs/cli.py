@@ -6,7 +6,7 @@
     genai-labs profile [NAME]
 
 User errors (an unknown lab, no notebooks, an unusable folder, a bad override) print one message and exit 2;
-a lab that stops exits 1 and leaves its run folder marked failed.
+a lab that stops exits 1 and leaves its run folder marked failed; Ctrl-C (or SIGTERM during a lab) exits 130.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from genai_labs.config import PROFILES, ConfigError, load_profile
+
+EXIT_INTERRUPTED = 130  # the shell's code for a command stopped by SIGINT (128 + 2)
 
 
 def positive_seconds(text: str) -> int:
@@ -95,7 +97,7 @@ def _run(args: argparse.Namespace) -> int:
     except LabRunError as err:
         print(f"genai-labs run: {err}\nrun folder (status failed, what finished is kept): {err.run_dir}",
               file=sys.stderr)
-        return 1
+        return EXIT_INTERRUPTED if err.interrupted else 1
     print(f"run folder: {result.run_dir}")
     for lab, seconds in result.timings_s.items():
         print(f"  {lab}: {seconds:.0f} s -> {result.notebooks[lab].name}")
@@ -153,6 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"genai-labs {args.command}: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # outside a lab (a lab's own Ctrl-C is a LabRunError)
+        print(f"genai-labs {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -44,9 +44,10 @@ class LabRunError(RuntimeError):
     ``figures.json`` (``lab``, ``notebook``, ``cell``, ``error``) and the run folder once known (``run_dir``).
     """
 
-    def __init__(self, message: str, *, lab: str, notebook: str, cell: str | None, error: str) -> None:
+    def __init__(self, message: str, *, lab: str, notebook: str, cell: str | None, error: str, interrupted: bool = False) -> None:
         super().__init__(message)
         self.lab, self.notebook, self.cell, self.error = lab, notebook, cell, error
+        self.interrupted = interrupted  # stopped by Ctrl-C or SIGTERM, not by the lab itself
         self.run_dir: Path | None = None
 
     def as_record(self) -> dict[str, Any]:
@@ -212,7 +213,8 @@ def _cell_traceback(notebook: Any, index: int | None, fallback: str) -> list[str
 
 
 def _failure(
-    err: Exception | None, *, lab: str, source: Path, target: Path, cell: str | None, traceback: list[str], timeout: int | None
+    err: Exception | None, *, lab: str, source: Path, target: Path, cell: str | None, traceback: list[str], timeout: int | None,
+    kernel_log: Path,
 ) -> LabRunError:
     """The :class:`LabRunError` for an nbclient error (``None``: interrupted by Ctrl-C/SIGTERM): what happened, what to do."""
     where = f"{lab} ({source.name}) stopped at {cell}" if cell else f"{lab} ({source.name}) stopped before its first cell"
@@ -224,13 +226,13 @@ def _failure(
         todo = "raise --cell-timeout (or leave it out: no limit), or use a smaller profile."
     elif isinstance(err, DeadKernelError):
         error = "the kernel died (out of memory, a crash in native code, or os._exit in the cell)"
-        todo = "check the memory the profile needs (try --profile tiny) and any kernel messages above."
+        todo = f"check the memory the profile needs (try --profile tiny) and the kernel's own messages in {kernel_log.name}."
     else:
         assert isinstance(err, CellExecutionError)
         error, todo = strip_ansi(f"{err.ename}: {err.evalue}"), "fix the cause and run this lab again."
         details = ["traceback (last lines):", *traceback]
     message = "\n".join([where, f"error: {error}", *details, f"what to do: {todo} The partly executed notebook is {target}."])
-    return LabRunError(message, lab=lab, notebook=source.name, cell=cell, error=error)
+    return LabRunError(message, lab=lab, notebook=source.name, cell=cell, error=error, interrupted=err is None)
 
 
 def _drop_blank_streams(notebook: Any) -> None:
@@ -240,13 +242,19 @@ def _drop_blank_streams(notebook: Any) -> None:
             cell.outputs = [o for o in cell.outputs if o.get("output_type") != "stream" or o.get("text", "").strip()]
 
 
+def kernel_log_path(target: Path) -> Path:
+    """Where the kernel process's own stdout and stderr go for the executed notebook ``target`` (kept only when not empty)."""
+    return target.with_suffix(".kernel.log")
+
+
 def execute_notebook(
     source: Path, target: Path, *, lab: str, env: dict[str, str], cell_timeout: int | None = None, progress: bool = True
 ) -> None:
     """Execute ``source`` into ``target`` (``genai-labs run``); ``target`` is written even when the lab stops.
 
-    Raises :class:`LabRunError` when a cell raises, runs past ``cell_timeout`` seconds (``None``: no limit) or
-    kills the kernel.
+    What the kernel process itself prints outside cell outputs (native libraries, ipykernel's own errors) goes to
+    :func:`kernel_log_path`, not the terminal. Raises :class:`LabRunError` when a cell raises, runs past
+    ``cell_timeout`` seconds (``None``: no limit) or kills the kernel.
     """
     notebook = nbformat.read(source, as_version=4)
     code_cells = sum(cell.cell_type == "code" for cell in notebook.cells)
@@ -263,8 +271,10 @@ def execute_notebook(
         on_cell_start=lambda cell, cell_index, **_: running.update(index=cell_index),
         on_cell_executed=lambda cell, **_: bar.update(1) if cell.cell_type == "code" else None,
     )
+    log_path = kernel_log_path(target)
+    log = open(log_path, "w", encoding="utf-8")  # noqa: SIM115 (closed in finally, after the kernel stopped)
     try:
-        client.execute(env=env)
+        client.execute(env=env, stdout=log, stderr=log)
     except Exception as err:
         # nbclient handles Ctrl-C/SIGTERM itself: it shuts the kernel down (setting this attribute), and execution
         # then fails with DeadKernelError or an AssertionError of its second clean-up.
@@ -275,8 +285,11 @@ def execute_notebook(
         cell = describe_cell(notebook, index) if index is not None else None
         traceback = _cell_traceback(notebook, index, getattr(err, "traceback", ""))
         raise _failure(None if interrupted else err, lab=lab, source=source, target=target, cell=cell,
-                       traceback=traceback, timeout=cell_timeout) from None
+                       traceback=traceback, timeout=cell_timeout, kernel_log=log_path) from None
     finally:
+        log.close()
+        if log_path.stat().st_size == 0:
+            log_path.unlink()
         bar.close()
         client.set_widgets_metadata()
         _drop_blank_streams(notebook)

@@ -70,6 +70,7 @@ def test_run_writes_notebooks_figures_and_report(
     assert "## lab1: Lab 1 — First" in report and "| rouge1.instruction | 0.25 |" in report and "### 2. Figures" in report
     assert "*code cell 2 (cell 2 of the notebook)*\n\n```\n2\n```" in report
     assert "without encryption" not in capfd.readouterr().err
+    assert not list(result.run_dir.glob("*.kernel.log"))  # a quiet kernel leaves no empty log behind
     again = run_labs(["lab2"], profile="tiny", out=tmp_path / "runs", progress=False)
     assert again.run_dir != result.run_dir  # every run gets its own folder
 
@@ -98,11 +99,13 @@ def test_failing_cell_is_named_recorded_and_finished_work_stays(labs_folder: Pat
 
 
 def test_dead_kernel_is_a_lab_run_error(labs_folder: Path, tmp_path: Path) -> None:
-    _notebook(labs_folder / "03_dies.ipynb", "print('alive')", "import os\nos._exit(1)")
-    with pytest.raises(LabRunError, match=r"lab3 \(03_dies.ipynb\) stopped at code cell 2 (.|\n)*kernel died") as caught:
+    _notebook(labs_folder / "03_dies.ipynb", "print('alive')", "import os\nos.write(2, b'native library: out of memory\\n')\nos._exit(1)")
+    with pytest.raises(LabRunError, match=r"lab3 \(03_dies.ipynb\) stopped at code cell 2 (.|\n)*kernel died(.|\n)*03_dies.kernel.log") as caught:
         run_labs(["lab3"], profile="tiny", out=tmp_path / "runs", progress=False)
     figures = json.loads((caught.value.run_dir / "figures.json").read_text())
     assert figures["status"] == "failed" and figures["failed"]["cell"].startswith("code cell 2 (cell 2 of the notebook)")
+    # what the kernel process printed itself is kept in the run folder, not lost in the terminal
+    assert "native library: out of memory" in (caught.value.run_dir / "03_dies.kernel.log").read_text()
 
 
 def test_cell_timeout_stops_the_run_cleanly(labs_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -189,3 +192,26 @@ def test_same_seed_gives_the_same_key_figures(tmp_path: Path, monkeypatch: pytes
     assert first.run_dir != second.run_dir
     assert set(first.figures["lab1"]["rouge1"]) == {"no_prompt", "instruction", "flan", "one_shot", "few_shot"}
     assert first.figures["lab1"] == second.figures["lab1"] and first.figures["seed"] == second.figures["seed"] == 0
+
+
+def test_ctrl_c_stops_the_run_with_exit_130(labs_folder: Path, tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+
+    started = tmp_path / "started"
+    _notebook(labs_folder / "02_second.ipynb", f"import pathlib, time\npathlib.Path({str(started)!r}).touch()\ntime.sleep(120)")
+    command = [sys.executable, "-m", "genai_labs.cli", "run", "all", "--out", str(tmp_path / "runs"), "--no-progress"]
+    proc = subprocess.Popen(command, env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not started.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert started.exists(), proc.communicate(timeout=30)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "lab2 (02_second.ipynb) stopped" in err and "interrupted (Ctrl-C or SIGTERM)" in err and "Traceback" not in err
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    figures = json.loads((run_dir / "figures.json").read_text())
+    assert figures["status"] == "failed" and figures["failed"]["lab"] == "lab2"
+    assert (run_dir / "01_first.ipynb").is_file()  # the finished lab stays
