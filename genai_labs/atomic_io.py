@@ -26,17 +26,31 @@ T = TypeVar("T")
 
 
 @contextlib.contextmanager
-def file_lock(path: str | os.PathLike[str]) -> Iterator[None]:
+def file_lock(path: str | os.PathLike[str], *, wait: bool = True) -> Iterator[bool]:
     """Hold an exclusive ``fcntl.flock`` on ``path`` (created if missing) inside the block: one process at a time
-    builds a cached thing (the world's models, a Lab 2 run); the others wait, then find it built."""
+    builds a cached thing (the world's models, a Lab 2 run); the others wait, then find it built.
+
+    Yields whether the lock is held: always ``True`` when ``wait``; with ``wait=False`` (``genai-labs cache --prune``)
+    ``False`` at once when another process holds it, and the block must then leave the locked thing alone."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+    # read-only is enough for flock: in a cache shared between users, another user's lock file (0644) still works
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT, FILE_MODE)
+    try:
+        if os.fstat(fd).st_mode & 0o444 != 0o444:  # created under a private umask: others could not open it
+            with contextlib.suppress(OSError):
+                os.fchmod(fd, FILE_MODE)
         try:
-            yield
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
         finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:

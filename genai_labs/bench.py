@@ -34,8 +34,8 @@ from typing import Any, Callable, Sequence
 import torch
 
 from genai_labs.config import FineTuneConfig, LoraSettings, PPOConfig
-from genai_labs.memory import (allocated_peak_bytes, optimizer_state_bytes, peak_rss_bytes, proc_field, reset_peak_rss, rss_bytes,
-                               storage_bytes)
+from genai_labs.memory import (allocated_peak_bytes, format_bytes, optimizer_state_bytes, peak_rss_bytes, proc_field,
+                               reset_peak_rss, rss_bytes, storage_bytes)
 from genai_labs.models import t5_forward_flops
 from genai_labs.atomic_io import plain, write_json_atomic, write_text_atomic
 from genai_labs.report import library_versions
@@ -277,7 +277,7 @@ def typical_examples(tokenized: Any, k: int) -> list[dict[str, Any]]:
     return [tokenized[i] for i in order[:k]]
 
 
-def memory_by_batch_size(model: Any, optimizer: torch.optim.Optimizer, collator: Callable, examples: Sequence[dict[str, Any]],
+def memory_by_batchformat_bytes(model: Any, optimizer: torch.optim.Optimizer, collator: Callable, examples: Sequence[dict[str, Any]],
                          batch_sizes: Sequence[int]) -> list[dict[str, Any]]:
     """:func:`step_tensor_peak_bytes` of one step on the first ``b`` of ``examples``, for each ``b`` in ``batch_sizes``."""
     rows = []
@@ -648,7 +648,7 @@ def finetune_variant(config: SuiteConfig, method: str, *, gradient_checkpointing
             "optimizer state, activations" + ("" if peak_reset else "; VmHWM could not be reset (setup peak included)"),
         )
     if sweep:
-        out["memory_by_batch_size"] = memory_by_batch_size(model, optimizer, collator, typical, sweep)
+        out["memory_by_batch_size"] = memory_by_batchformat_bytes(model, optimizer, collator, typical, sweep)
     return out
 
 
@@ -806,10 +806,6 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _size(n: float) -> str:
-    return f"{n / 2**30:.2f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
-
-
 def _rows(name: str, result: dict[str, Any]) -> list[str]:
     if "skipped" in result or "error" in result:
         return [f"| {name} | {result.get('skipped') or result.get('error')} | | | | | |"]
@@ -854,19 +850,19 @@ def details_markdown(results: dict[str, Any]) -> str:
         f = b["full_vs_lora"]
         lines.append(f"- full vs LoRA (r {f['lora_settings']['r']}, alpha {f['lora_settings']['alpha']}, {'/'.join(f['lora_settings']['target_modules'])}), "
                      f"batch {f['batch_size']}: s/step full {f['full']['seconds_per_step']:.2f} vs LoRA {f['lora']['seconds_per_step']:.2f} "
-                     f"({f['step_time_ratio']:.2f}x); optimizer state {_size(f['full']['optimizer_state_bytes'])} vs "
-                     f"{_size(f['lora']['optimizer_state_bytes'])} ({f['optimizer_state_ratio']:.2%}); trainable params "
+                     f"({f['step_time_ratio']:.2f}x); optimizer state {format_bytes(f['full']['optimizer_state_bytes'])} vs "
+                     f"{format_bytes(f['lora']['optimizer_state_bytes'])} ({f['optimizer_state_ratio']:.2%}); trainable params "
                      f"{f['full']['trainable_params']:,} vs {f['lora']['trainable_params']:,}.")
         if f.get("memory_by_batch_size"):
             sweep = f["memory_by_batch_size"]
             lines.append("- full vs LoRA, peak live tensor memory of one step by batch size (typical, median-length dialogues): "
-                         + "; ".join(f"batch {r['batch_size']} ({r['prompt_tokens']:,} prompt tokens) {_size(r['full_bytes'])} vs "
-                                     f"{_size(r['lora_bytes'])} ({r['ratio']:.0%})" for r in sweep)
+                         + "; ".join(f"batch {r['batch_size']} ({r['prompt_tokens']:,} prompt tokens) {format_bytes(r['full_bytes'])} vs "
+                                     f"{format_bytes(r['lora_bytes'])} ({r['ratio']:.0%})" for r in sweep)
                          + f"; goal met at batch size {', '.join(str(r['batch_size']) for r in sweep if r['met']) or 'none'}.")
         if "metric" in f.get("checkpointed", {}):
             c = f["checkpointed"]
-            lines.append(f"- full vs LoRA, both with gradient checkpointing: peak {_size(c['full']['peak_memory_bytes'])} vs "
-                         f"{_size(c['lora']['peak_memory_bytes'])} ({c['ratio']:.0%}); s/step {c['full']['seconds_per_step']:.2f} vs "
+            lines.append(f"- full vs LoRA, both with gradient checkpointing: peak {format_bytes(c['full']['peak_memory_bytes'])} vs "
+                         f"{format_bytes(c['lora']['peak_memory_bytes'])} ({c['ratio']:.0%}); s/step {c['full']['seconds_per_step']:.2f} vs "
                          f"{c['lora']['seconds_per_step']:.2f} (recomputation costs {c['full']['seconds_per_step'] / f['full']['seconds_per_step'] - 1:+.0%} "
                          f"and {c['lora']['seconds_per_step'] / f['lora']['seconds_per_step'] - 1:+.0%} step time).")
     if "metric" in b.get("ppo_step", {}):

@@ -3,6 +3,7 @@
     genai-labs run [lab1|lab2|lab3|all ...] [--profile tiny|laptop|course] [--out DIR] [--cell-timeout SECONDS] [--no-progress]
     genai-labs world [--data-out DIR] [--seed N] [--force]
     genai-labs bench [--out DIR] [--quick] [--only NAME [NAME ...]]
+    genai-labs cache [--prune] [--older-than DAYS]
     genai-labs profile [NAME]
 
 User errors (an unknown lab, no notebooks, an unusable folder, a bad override) print one message and exit 2;
@@ -32,6 +33,17 @@ def positive_seconds(text: str) -> int:
     return value
 
 
+def non_negative_days(text: str) -> float:
+    """argparse type of ``cache --older-than``: a number of days, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days") from None
+    if not value >= 0:  # also rejects nan
+        raise argparse.ArgumentTypeError(f"{text} must be 0 or more days")
+    return value
+
+
 class BenchmarkNames(Sequence):
     """``genai_labs.bench.BENCHMARKS`` as argparse choices of ``bench --only``, imported only when used (bench imports
     torch, which would slow down every command's start)."""
@@ -53,7 +65,7 @@ class BenchmarkNames(Sequence):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="genai-labs", description="Run, rebuild and benchmark the genai-labs lab series.")
+    parser = argparse.ArgumentParser(prog="genai-labs", description="Run, rebuild and benchmark the genai-labs lab series, and manage its cache.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="execute lab notebooks headlessly into a new run folder")
@@ -77,6 +89,17 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--only", nargs="+", choices=BenchmarkNames(), default=None, metavar="NAME",
                        help="run only these benchmarks, of: %(choices)s; earlier results of the others in --out are kept "
                             "(default: all)")
+
+    cache = commands.add_parser("cache", help="list what the labs cache (models, trained runs) and prune what is unused",
+                                description="List the cache ($GENAI_LABS_CACHE, default ~/.cache/genai_labs): every entry "
+                                "with its size, when it was last used and what --prune would do. Nothing is removed "
+                                "without --prune; the current world build and anything being built or trained are "
+                                "never removed.")
+    cache.add_argument("--prune", action="store_true",
+                       help="remove world builds of older versions, folders left by killed builds and resume checkpoints "
+                            "left in finished Lab 2 runs (default: only list)")
+    cache.add_argument("--older-than", type=non_negative_days, default=None, metavar="DAYS",
+                       help="also mark Lab 2 runs not used for DAYS days (retrained when a lab needs them again)")
 
     profile = commands.add_parser("profile", help="print a profile's settings")
     profile.add_argument("name", nargs="?", default=None, choices=sorted(PROFILES))
@@ -137,6 +160,27 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cache(args: argparse.Namespace) -> int:
+    from genai_labs.cache import cache_entries, entries_table, prune_cache
+    from genai_labs.memory import format_bytes
+    from genai_labs.world.data_files import default_cache_dir
+
+    root = default_cache_dir()
+    if not args.prune:
+        print(entries_table(cache_entries(root, older_than_days=args.older_than), root))
+        return 0
+    freed = 0
+    for entry, done in prune_cache(root, older_than_days=args.older_than):
+        what = "checkpoints of " if entry.prune == "remove checkpoints" else ""
+        if done:
+            freed += entry.prune_bytes
+            print(f"removed {what}{entry.path} ({format_bytes(entry.prune_bytes)})")
+        else:
+            print(f"left {entry.path}: another process is building or training it")
+    print(f"freed {format_bytes(freed)}")
+    return 0
+
+
 def _profile(args: argparse.Namespace) -> int:
     import json
 
@@ -149,7 +193,7 @@ def _profile(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``genai-labs`` console script."""
     args = _parser().parse_args(argv)
-    handlers = {"run": _run, "world": _world, "bench": _bench, "profile": _profile}
+    handlers = {"run": _run, "world": _world, "bench": _bench, "cache": _cache, "profile": _profile}
     try:
         return handlers[args.command](args)
     except ConfigError as err:

@@ -184,7 +184,7 @@ def starting_policy(profile: Any, base_model: Any, tokenizer: Any, *, progress: 
 
     from peft import PeftModel
 
-    from genai_labs.finetune import lora_adapter_path
+    from genai_labs.finetune_study import lora_adapter_path
     from genai_labs.models import quiet_transformers
 
     path = profile.lab3.adapter_path or lora_adapter_path(profile, progress=progress)

@@ -18,6 +18,15 @@ from typing import Any, Callable
 import torch
 
 
+def format_bytes(n: float) -> str:
+    """``1.84 GiB`` / ``27.0 MiB`` / ``5.8 KiB`` / ``300 B`` (benchmark tables, ``genai-labs cache``)."""
+    if n >= 2**30:
+        return f"{n / 2**30:.2f} GiB"
+    if n >= 2**20:
+        return f"{n / 2**20:.1f} MiB"
+    return f"{n / 2**10:.1f} KiB" if n >= 2**10 else f"{n:.0f} B"
+
+
 def proc_field(path: str, key: str) -> str | None:
     """The value of ``key`` in a ``key: value`` file such as ``/proc/self/status`` (None where absent)."""
     try:

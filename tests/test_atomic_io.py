@@ -78,3 +78,16 @@ def test_file_lock_excludes_a_second_holder_until_released(tmp_path: Path) -> No
                 fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     with open(lock) as other:
         fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # free again
+
+
+def test_file_lock_without_waiting_and_on_a_read_only_lock_file(tmp_path: Path) -> None:
+    lock = tmp_path / "run.lock"
+    with private_umask():
+        with file_lock(lock) as held:
+            assert held is True
+            with file_lock(lock, wait=False) as second:  # another holder: told at once, no waiting
+                assert second is False
+        assert not_published(lock) == []  # 0644: other users of a shared cache can lock it too
+    lock.chmod(0o444)  # another user's lock file: flock needs only read access
+    with file_lock(lock, wait=False) as held:
+        assert held is True

@@ -51,4 +51,5 @@ def test_bench_help_shows_defaults_and_choices(capsys: pytest.CaptureFixture[str
 
 
 def test_docstring_matches_the_options() -> None:
+    assert "cache [--prune] [--older-than DAYS]" in cli.__doc__
     assert "world [--data-out DIR]" in cli.__doc__ and "--cell-timeout SECONDS" in cli.__doc__ and "--only NAME" in cli.__doc__

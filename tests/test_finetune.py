@@ -1,10 +1,12 @@
-"""Fast unit tests of Lab 2's training code (genai_labs.finetune / genai_labs.forgetting) on a tiny random T5."""
+"""Fast unit tests of Lab 2's training code (genai_labs.finetune, .checkpoints, .finetune_study, .forgetting) on a tiny random T5."""
 
 from __future__ import annotations
 
 import copy
 import dataclasses
 import json
+import os
+import time
 from types import SimpleNamespace
 
 import datasets
@@ -13,14 +15,11 @@ import torch
 from test_atomic_io import not_published, private_umask
 
 from genai_labs.config import FineTuneConfig, LoraSettings
+from genai_labs.checkpoints import last_complete_checkpoint
 from genai_labs.finetune import (
-    LABEL_PAD_ID,
     FINAL_DIR,
-    RUN_INFO_FILE,
+    LABEL_PAD_ID,
     add_lora,
-    base_fingerprint,
-    cached_training,
-    last_complete_checkpoint,
     make_collator,
     mix_replay,
     padding_cost,
@@ -29,6 +28,7 @@ from genai_labs.finetune import (
     train_full,
     train_lora,
 )
+from genai_labs.finetune_study import RUN_INFO_FILE, base_fingerprint, cached_training
 from genai_labs.forgetting import normalize_answer
 from genai_labs.prompts import training_prompt
 
@@ -268,8 +268,14 @@ def test_cached_run_is_published_readable_and_reloads(tiny_tokenizer, tiny_model
     assert json.loads((run_dir / RUN_INFO_FILE).read_text())["summary"]["optimizer_steps"] == 6
     (run_dir / FINAL_DIR).chmod(0o700)  # as runs cached before the fix were left
     (run_dir / RUN_INFO_FILE).chmod(0o600)
+    os.utime(run_dir / RUN_INFO_FILE, (1e9, 1e9))  # loaded long ago
     cached = cached_training("lora", profile, tiny_model, tiny_tokenizer, train_set, cache_dir=tmp_path, base_weights="w")
     assert cached.extra == {"cached": True} and cached.history == trained.history
+    assert (run_dir / RUN_INFO_FILE).stat().st_mtime > time.time() - 600  # "last used", for genai-labs cache --older-than
+    lock = run_dir.parent / f".{run_dir.name}.lock"
+    lock.unlink()
+    cached_training("lora", profile, tiny_model, tiny_tokenizer, train_set, cache_dir=tmp_path, base_weights="w")
+    assert not lock.exists()  # a finished run loads without the lock: read-only shared caches work
     assert not_published(run_dir / FINAL_DIR) == [] and not_published(run_dir / RUN_INFO_FILE) == []  # opened on load
     assert torch.equal(_logits(cached.model, tiny_tokenizer, DIALOGUES), _logits(trained.model, tiny_tokenizer, DIALOGUES))
 

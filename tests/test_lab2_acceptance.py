@@ -1,6 +1,6 @@
 """Lab 2 acceptance in the tiny profile: full fine-tuning vs LoRA vs replay, and catastrophic forgetting.
 
-One module fixture runs :func:`genai_labs.finetune.run_lab2` once (fixed seeds). Trained runs are cached
+One module fixture runs :func:`genai_labs.finetune_study.run_lab2` once (fixed seeds). Trained runs are cached
 under the default cache dir (shared with the notebook and Lab 3), so a rerun only evaluates.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from genai_labs.config import load_profile
-from genai_labs.finetune import Lab2Results, run_lab2, summarize
+from genai_labs.finetune_study import Lab2Results, run_lab2, summarize
 
 pytestmark = pytest.mark.slow
 
