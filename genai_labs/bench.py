@@ -277,7 +277,7 @@ def typical_examples(tokenized: Any, k: int) -> list[dict[str, Any]]:
     return [tokenized[i] for i in order[:k]]
 
 
-def memory_by_batchformat_bytes(model: Any, optimizer: torch.optim.Optimizer, collator: Callable, examples: Sequence[dict[str, Any]],
+def memory_by_batch_size(model: Any, optimizer: torch.optim.Optimizer, collator: Callable, examples: Sequence[dict[str, Any]],
                          batch_sizes: Sequence[int]) -> list[dict[str, Any]]:
     """:func:`step_tensor_peak_bytes` of one step on the first ``b`` of ``examples``, for each ``b`` in ``batch_sizes``."""
     rows = []
@@ -648,7 +648,7 @@ def finetune_variant(config: SuiteConfig, method: str, *, gradient_checkpointing
             "optimizer state, activations" + ("" if peak_reset else "; VmHWM could not be reset (setup peak included)"),
         )
     if sweep:
-        out["memory_by_batch_size"] = memory_by_batchformat_bytes(model, optimizer, collator, typical, sweep)
+        out["memory_by_batch_size"] = memory_by_batch_size(model, optimizer, collator, typical, sweep)
     return out
 
 
