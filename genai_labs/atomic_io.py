@@ -9,6 +9,7 @@ private to the user who wrote them, and instructors share caches with their stud
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import math
@@ -25,24 +26,49 @@ FOLDER_MODE = 0o755
 T = TypeVar("T")
 
 
-@contextlib.contextmanager
-def file_lock(path: str | os.PathLike[str], *, wait: bool = True) -> Iterator[bool]:
-    """Hold an exclusive ``fcntl.flock`` on ``path`` (created if missing) inside the block: one process at a time
-    builds a cached thing (the world's models, a Lab 2 run); the others wait, then find it built.
-
-    Yields whether the lock is held: always ``True`` when ``wait``; with ``wait=False`` (``genai-labs cache --prune``)
-    ``False`` at once when another process holds it, and the block must then leave the locked thing alone."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # read-only is enough for flock: in a cache shared between users, another user's lock file (0644) still works
-    fd = os.open(path, os.O_RDONLY | os.O_CREAT, FILE_MODE)
+def _open_lock_file(path: Path) -> int:
+    """Open (creating it 0644 if missing) a lock file: read-write where allowed (flock on NFS needs it for an
+    exclusive lock), else read-only, which local flock accepts (another user's lock file in a shared cache)."""
     try:
-        if os.fstat(fd).st_mode & 0o444 != 0o444:  # created under a private umask: others could not open it
-            with contextlib.suppress(OSError):
-                os.fchmod(fd, FILE_MODE)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    except OSError as err:
+        if err.errno not in (errno.EACCES, errno.EPERM, errno.EROFS) or not path.exists():
+            raise
+        fd = os.open(path, os.O_RDONLY)
+    if os.fstat(fd).st_mode & 0o444 != 0o444:  # created under a private umask: other users could not open it
+        with contextlib.suppress(OSError):
+            os.fchmod(fd, FILE_MODE)
+    return fd
+
+
+@contextlib.contextmanager
+def file_lock(path: str | os.PathLike[str], *, wait: bool = True, shared: bool = False, required: bool = True) -> Iterator[bool]:
+    """Hold an ``fcntl.flock`` on ``path`` (created if missing) inside the block; yields whether it is held.
+
+    Exclusive (the default): one process at a time builds, trains or removes a cached thing (the world's models,
+    a Lab 2 run); the others wait, then find it built. ``shared``: loading a finished thing, which many processes
+    may do at once but never while it is being replaced or removed. ``wait=False`` (``genai-labs cache --prune``)
+    yields ``False`` at once when another process holds the lock; the block must then leave the thing alone.
+    ``required=False`` yields ``False`` instead of raising when the lock file cannot be opened or created (a
+    read-only shared cache), for readers that can go on without it.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = _open_lock_file(path)
+    except OSError:
+        if required:
+            raise
+        yield False
+        return
+    try:
+        mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, mode if wait else mode | fcntl.LOCK_NB)
+            held = True
         except BlockingIOError:
+            held = False
+        if not held:
             yield False
             return
         try:
@@ -51,6 +77,19 @@ def file_lock(path: str | os.PathLike[str], *, wait: bool = True) -> Iterator[bo
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def remove_folder_atomic(path: str | os.PathLike[str]) -> bool:
+    """Remove a folder so that it disappears whole: renamed aside to a hidden ``.<name>.old-…`` first, then deleted
+    (an interruption leaves that hidden folder, never a half-deleted one under the real name). Returns whether
+    ``path`` is gone; raises ``OSError`` (permission) when it could not be moved."""
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        return True
+    aside = path.parent / f".{path.name}.old-{os.getpid()}-{time.time_ns()}"
+    os.replace(path, aside)
+    shutil.rmtree(aside, ignore_errors=True)
+    return True
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:

@@ -12,25 +12,29 @@ the current world build, anything another process holds the lock of, or folders 
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import shutil
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
-from genai_labs.atomic_io import file_lock
-from genai_labs.checkpoints import folder_bytes, last_complete_checkpoint
+from genai_labs.atomic_io import file_lock, remove_folder_atomic
+from genai_labs.checkpoints import last_complete_checkpoint
 from genai_labs.finetune import FINAL_DIR
 from genai_labs.finetune_study import RUN_INFO_FILE, RUN_KINDS
 from genai_labs.memory import format_bytes
-from genai_labs.world.assets import build_leftovers, world_assets_dir
+from genai_labs.world.assets import BUILD_VERSION, build_leftovers, world_assets_dir
 from genai_labs.world.data_files import default_cache_dir
 
 LAB2_DIR = "lab2"
-_WORLD_BUILD = re.compile(r"world-v\d+")
+_WORLD_BUILD = re.compile(r"world-v(\d+)")
 _WORLD_DATA = re.compile(r"world-data-seed\d+")
 _LAB2_RUN = re.compile(rf"({'|'.join(RUN_KINDS)})-[0-9a-f]{{16}}")
+_LAB2_LEFTOVER = re.compile(rf"\.(({'|'.join(RUN_KINDS)})-[0-9a-f]{{16}})\.old-.+")  # a removal cut short
 
 
 @dataclass(frozen=True)
@@ -44,33 +48,111 @@ class CacheEntry:
     state: str  # e.g. "current", "older version", "finished", "interrupted (resumes from checkpoint-40)"
     prune: str  # "" (kept), "remove" or "remove checkpoints"
     prune_bytes: int  # what pruning frees
+    lock: Path | None = None  # the lock the labs hold while building, training, loading or removing it
 
     @property
     def age_days(self) -> float:
         return (time.time() - self.last_used) / 86400
 
 
-def _newest_mtime(path: Path) -> float:
-    times = [path.stat().st_mtime, *(p.stat().st_mtime for p in path.rglob("*") if not p.is_symlink())]
-    return max(times)
+def _tree_stats(path: Path) -> tuple[int, float]:
+    """Total bytes of the files under ``path`` and the newest modification time, skipping what vanishes meanwhile
+    (checkpoint rotation during training) or cannot be read; symlinks are not followed."""
+    size, newest = 0, path.lstat().st_mtime
+    for folder, _, files in os.walk(path):
+        for name in [folder, *(os.path.join(folder, f) for f in files)]:
+            try:
+                info = os.lstat(name)
+            except OSError:
+                continue
+            newest = max(newest, info.st_mtime)
+            if name != folder:
+                size += info.st_size
+    return size, newest
+
+
+def _world_build_entry(path: Path, current: Path) -> CacheEntry:
+    size, newest = _tree_stats(path)
+    lock = path.parent / f".{path.name}.lock"
+    if path == current:
+        return CacheEntry(path, "world build", size, newest, "current", "", 0, lock)
+    match = _WORLD_BUILD.fullmatch(path.name)
+    assert match is not None
+    if int(match.group(1)) > int(BUILD_VERSION.lstrip("v")):
+        return CacheEntry(path, "world build", size, newest, "newer version (a newer genai-labs uses it)", "", 0, lock)
+    state = f"older version (this package uses {current.name})"
+    return CacheEntry(path, "world build", size, newest, state, "remove", size, lock)
 
 
 def _lab2_entry(run: Path, older_than_days: float | None) -> CacheEntry:
     info, final = run / RUN_INFO_FILE, run / FINAL_DIR
-    size = folder_bytes(run)
-    checkpoints = sorted(run.glob("checkpoint-*")) + ([run / ".staging"] if (run / ".staging").exists() else [])
+    size, newest = _tree_stats(run)
+    lock = run.parent / f".{run.name}.lock"
     if info.is_file() and final.is_dir():
         last_used = info.stat().st_mtime  # touched each time the run is loaded
+        checkpoints = [p for p in [*run.glob("checkpoint-*"), run / ".staging"] if p.is_dir() and not p.is_symlink()]
         state = "finished"
-        prune, freed = ("remove checkpoints", sum(folder_bytes(p) for p in checkpoints)) if checkpoints else ("", 0)
+        prune, freed = ("remove checkpoints", sum(_tree_stats(p)[0] for p in checkpoints)) if checkpoints else ("", 0)
     else:
-        last_used = _newest_mtime(run)
+        last_used = newest
         resumable = last_complete_checkpoint(run)
         state = f"interrupted (resumes from {resumable.name})" if resumable else "interrupted (restarts)"
         prune, freed = "", 0
     if older_than_days is not None and (time.time() - last_used) / 86400 > older_than_days:
         prune, freed = "remove", size
-    return CacheEntry(run, "Lab 2 run", size, last_used, state, prune, freed)
+    return CacheEntry(run, "Lab 2 run", size, last_used, state, prune, freed, lock)
+
+
+def _leftover_entry(path: Path, owner_lock: Path) -> CacheEntry:
+    size, newest = _tree_stats(path)
+    return CacheEntry(path, "leftover", size, newest, "left by a killed build or removal", "remove", size, owner_lock)
+
+
+def _is_folder(path: Path) -> bool:
+    return path.is_dir() and not path.is_symlink()
+
+
+def _entries_in(root: Path, older_than_days: float | None) -> list[CacheEntry]:
+    current = world_assets_dir(root)
+    entries: list[CacheEntry] = []
+    builds = {current}
+    for path in sorted(root.iterdir()):
+        if not _is_folder(path):
+            continue
+        if _WORLD_BUILD.fullmatch(path.name):
+            builds.add(path)
+            entries.append(_entry_or_unreadable(path, lambda p=path: _world_build_entry(p, current)))
+        elif _WORLD_DATA.fullmatch(path.name):
+            entries.append(_entry_or_unreadable(
+                path, lambda p=path: CacheEntry(p, "world data", *_tree_stats(p), "generated", "", 0)))
+        elif path.name == LAB2_DIR:
+            try:
+                runs = sorted(path.iterdir())
+            except OSError as err:
+                entries.append(CacheEntry(path, "unreadable", 0, 0.0, f"unreadable ({err.strerror or err})", "", 0))
+                continue
+            for run in runs:
+                if not _is_folder(run):
+                    continue
+                if _LAB2_RUN.fullmatch(run.name):
+                    entries.append(_entry_or_unreadable(run, lambda r=run: _lab2_entry(r, older_than_days)))
+                elif (match := _LAB2_LEFTOVER.fullmatch(run.name)) is not None:
+                    lock = path / f".{match.group(1)}.lock"
+                    entries.append(_entry_or_unreadable(run, lambda r=run, lk=lock: _leftover_entry(r, lk)))
+    for build in sorted(builds):
+        for leftover in build_leftovers(build):
+            if _is_folder(leftover):
+                lock = build.parent / f".{build.name}.lock"
+                entries.append(_entry_or_unreadable(leftover, lambda p=leftover, lk=lock: _leftover_entry(p, lk)))
+    return entries
+
+
+def _entry_or_unreadable(path: Path, make: Callable[[], CacheEntry]) -> CacheEntry:
+    """``make()``, or an entry that says why ``path`` could not be read (another user's private folder) and is kept."""
+    try:
+        return make()
+    except OSError as err:
+        return CacheEntry(path, "unreadable", 0, 0.0, f"unreadable ({err.strerror or err})", "", 0)
 
 
 def cache_entries(root: Path | None = None, *, older_than_days: float | None = None) -> list[CacheEntry]:
@@ -78,60 +160,45 @@ def cache_entries(root: Path | None = None, *, older_than_days: float | None = N
 
     ``older_than_days`` marks Lab 2 runs last used longer ago than that for removal as well.
     """
-    if older_than_days is not None and older_than_days < 0:
+    if older_than_days is not None and not older_than_days >= 0:
         raise ValueError(f"older_than_days must be 0 or more days, got {older_than_days}.")
     root = Path(root) if root is not None else default_cache_dir()
     if not root.is_dir():
         return []
-    current = world_assets_dir(root)
-    entries: list[CacheEntry] = []
-    for path in sorted(root.iterdir()):
-        if not path.is_dir() or path.is_symlink():
-            continue
-        if _WORLD_BUILD.fullmatch(path.name):
-            size = folder_bytes(path)
-            if path == current:
-                entries.append(CacheEntry(path, "world build", size, _newest_mtime(path), "current", "", 0))
-            else:
-                state = f"older version (this package uses {current.name})"
-                entries.append(CacheEntry(path, "world build", size, _newest_mtime(path), state, "remove", size))
-        elif _WORLD_DATA.fullmatch(path.name):
-            entries.append(CacheEntry(path, "world data", folder_bytes(path), _newest_mtime(path), "generated", "", 0))
-        elif path.name == LAB2_DIR:
-            for run in sorted(path.iterdir()):
-                if run.is_dir() and not run.is_symlink() and _LAB2_RUN.fullmatch(run.name):
-                    entries.append(_lab2_entry(run, older_than_days))
-    for build in sorted({p for p in root.iterdir() if _WORLD_BUILD.fullmatch(p.name)} | {current}):
-        for leftover in build_leftovers(build):
-            size = folder_bytes(leftover)
-            entries.append(CacheEntry(leftover, "leftover", size, _newest_mtime(leftover), "left by a killed build", "remove", size))
-    return entries
+    return _entries_in(root, older_than_days)
 
 
-def _lock_of(entry: CacheEntry) -> Path:
-    """The lock file the labs hold while they build or train ``entry`` (a leftover shares its build's lock)."""
-    if entry.kind == "leftover":
-        build_name = entry.path.name[1:].split(".")[0]
-        return entry.path.parent / f".{build_name}.lock"
-    return entry.path.parent / f".{entry.path.name}.lock"
+def _prune_one(entry: CacheEntry, older_than_days: float | None) -> str:
+    """Prune one marked entry under its lock (taken without waiting); returns ``removed``, ``busy`` or ``failed: …``."""
+    try:
+        lock = file_lock(entry.lock, wait=False) if entry.lock is not None else contextlib.nullcontext(True)
+        with lock as held:
+            if not held:
+                return "busy"
+            if not entry.path.exists():
+                return "gone"  # another prune was first
+            if entry.kind == "Lab 2 run":  # decided before the lock: look again (loaded or finished meanwhile?)
+                entry = _lab2_entry(entry.path, older_than_days)
+                if not entry.prune:
+                    return "busy"
+            if entry.prune == "remove checkpoints":
+                for path in [*entry.path.glob("checkpoint-*"), entry.path / ".staging"]:
+                    shutil.rmtree(path, ignore_errors=True)
+                left = [p.name for p in [*entry.path.glob("checkpoint-*"), entry.path / ".staging"] if p.exists()]
+                return f"failed: could not remove {', '.join(left)}" if left else "removed"
+            remove_folder_atomic(entry.path)
+            return "removed"
+    except OSError as err:
+        return f"failed: {err.strerror or err}"
 
 
-def prune_cache(root: Path | None = None, *, older_than_days: float | None = None) -> list[tuple[CacheEntry, bool]]:
-    """Do what :func:`cache_entries` marks (``genai-labs cache --prune``); returns ``(entry, done)`` for each marked
-    entry, ``done`` False when another process held its lock (building or training it) and it was left alone."""
-    outcome: list[tuple[CacheEntry, bool]] = []
-    for entry in cache_entries(root, older_than_days=older_than_days):
-        if not entry.prune:
-            continue
-        with file_lock(_lock_of(entry), wait=False) as held:
-            if held:
-                if entry.prune == "remove checkpoints":
-                    for path in [*entry.path.glob("checkpoint-*"), entry.path / ".staging"]:
-                        shutil.rmtree(path, ignore_errors=True)
-                else:
-                    shutil.rmtree(entry.path, ignore_errors=True)
-            outcome.append((entry, held))
-    return outcome
+def prune_cache(root: Path | None = None, *, older_than_days: float | None = None) -> list[tuple[CacheEntry, str]]:
+    """Do what :func:`cache_entries` marks (``genai-labs cache --prune``); returns ``(entry, outcome)`` for each marked
+    entry: ``removed``; ``busy`` when another process was building, training or loading it, or used it meanwhile
+    (left alone); ``gone`` when another process removed it first; or ``failed: <reason>`` (another user's files in a
+    shared cache)."""
+    return [(entry, _prune_one(entry, older_than_days))
+            for entry in cache_entries(root, older_than_days=older_than_days) if entry.prune]
 
 
 def entries_table(entries: list[CacheEntry], root: Path) -> str:
@@ -140,7 +207,7 @@ def entries_table(entries: list[CacheEntry], root: Path) -> str:
         return f"{root}: nothing cached"
     lines = [f"{'entry':34s} {'kind':12s} {'size':>9s} {'last used':16s} {'state':44s} prune"]
     for e in entries:
-        used = datetime.fromtimestamp(e.last_used, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
+        used = datetime.fromtimestamp(e.last_used, tz=timezone.utc).strftime("%Y-%m-%d %H:%M") if e.last_used else "-"
         lines.append(f"{str(e.path.relative_to(root)):34s} {e.kind:12s} {format_bytes(e.size_bytes):>9s} {used:16s} "
                      f"{e.state:44s} {e.prune or '-'}")
     total = sum(e.size_bytes for e in entries)

@@ -166,19 +166,29 @@ def _cache(args: argparse.Namespace) -> int:
     from genai_labs.world.data_files import default_cache_dir
 
     root = default_cache_dir()
-    if not args.prune:
-        print(entries_table(cache_entries(root, older_than_days=args.older_than), root))
-        return 0
-    freed = 0
-    for entry, done in prune_cache(root, older_than_days=args.older_than):
-        what = "checkpoints of " if entry.prune == "remove checkpoints" else ""
-        if done:
+    try:
+        if not args.prune:
+            print(entries_table(cache_entries(root, older_than_days=args.older_than), root))
+            return 0
+        outcomes = prune_cache(root, older_than_days=args.older_than)
+    except OSError as err:  # the cache folder itself cannot be read
+        print(f"genai-labs cache: cannot read {root}: {err.strerror or err}", file=sys.stderr)
+        return 1
+    freed, failed = 0, False
+    for entry, outcome in outcomes:
+        what = f"checkpoints of {entry.path}" if entry.prune == "remove checkpoints" else str(entry.path)
+        if outcome == "removed":
             freed += entry.prune_bytes
-            print(f"removed {what}{entry.path} ({format_bytes(entry.prune_bytes)})")
+            print(f"removed {what} ({format_bytes(entry.prune_bytes)})")
+        elif outcome == "busy":
+            print(f"left {entry.path}: another process is building, training or loading it")
+        elif outcome == "gone":
+            print(f"skipped {entry.path}: already removed by another process")
         else:
-            print(f"left {entry.path}: another process is building or training it")
+            failed = True
+            print(f"could not remove {what}: {outcome.removeprefix('failed: ')}", file=sys.stderr)
     print(f"freed {format_bytes(freed)}")
-    return 0
+    return 1 if failed else 0
 
 
 def _profile(args: argparse.Namespace) -> int:

@@ -11,7 +11,6 @@ import contextlib
 import hashlib
 import json
 import os
-import shutil
 import stat
 import time
 from dataclasses import asdict, dataclass
@@ -23,7 +22,7 @@ import pandas as pd
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from genai_labs.atomic_io import file_lock, make_readable, write_json_atomic
+from genai_labs.atomic_io import file_lock, make_readable, remove_folder_atomic, write_json_atomic
 from genai_labs.checkpoints import remove_checkpoints
 from genai_labs.config import FineTuneConfig, LoraSettings
 from genai_labs.finetune import (
@@ -221,15 +220,19 @@ def cached_training(
 
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     run_dir = root / "lab2" / run_key(kind, profile, base_weights or weights_hash(base_model))
-    if not force:  # a finished run is complete on disk (run_info.json is written last): load it without the lock
-        cached = _load_cached_run(kind, run_dir, base_model, profile)
+    lock = run_dir.parent / f".{run_dir.name}.lock"
+    if not force:
+        # a finished run (run_info.json is written last) loads under a shared lock: many readers at once, never while
+        # it is trained or removed; in a read-only shared cache whose lock file is missing, without it
+        with file_lock(lock, shared=True, required=False):
+            cached = _load_cached_run(kind, run_dir, base_model, profile)
         if cached is not None:
             return cached
     # one process trains a run at a time (a notebook and `genai-labs run` may ask for the same one): the others wait,
     # then load it, instead of writing into the same checkpoints
-    with file_lock(run_dir.parent / f".{run_dir.name}.lock"):
-        if force and run_dir.exists():
-            shutil.rmtree(run_dir)
+    with file_lock(lock):
+        if force:
+            remove_folder_atomic(run_dir)
         cached = _load_cached_run(kind, run_dir, base_model, profile)
         if cached is not None:
             return cached

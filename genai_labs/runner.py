@@ -9,6 +9,7 @@ the error; what finished stays on disk and ``figures.json``/``report.md`` record
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -214,7 +215,7 @@ def _cell_traceback(notebook: Any, index: int | None, fallback: str) -> list[str
 
 def _failure(
     err: Exception | None, *, lab: str, source: Path, target: Path, cell: str | None, traceback: list[str], timeout: int | None,
-    kernel_log: Path,
+    kernel_log: Path | None,
 ) -> LabRunError:
     """The :class:`LabRunError` for an nbclient error (``None``: interrupted by Ctrl-C/SIGTERM): what happened, what to do."""
     where = f"{lab} ({source.name}) stopped at {cell}" if cell else f"{lab} ({source.name}) stopped before its first cell"
@@ -226,7 +227,8 @@ def _failure(
         todo = "raise --cell-timeout (or leave it out: no limit), or use a smaller profile."
     elif isinstance(err, DeadKernelError):
         error = "the kernel died (out of memory, a crash in native code, or os._exit in the cell)"
-        todo = f"check the memory the profile needs (try --profile tiny) and the kernel's own messages in {kernel_log.name}."
+        todo = "check the memory the profile needs (try --profile tiny)" + (
+            f" and the kernel's own messages in {kernel_log.name}." if kernel_log else "; the kernel printed nothing itself.")
     else:
         assert isinstance(err, CellExecutionError)
         error, todo = strip_ansi(f"{err.ename}: {err.evalue}"), "fix the cause and run this lab again."
@@ -258,6 +260,8 @@ def execute_notebook(
     """
     notebook = nbformat.read(source, as_version=4)
     code_cells = sum(cell.cell_type == "code" for cell in notebook.cells)
+    log_path = kernel_log_path(target)
+    log = open(log_path, "w", encoding="utf-8")  # noqa: SIM115 (closed in finally, after the kernel stopped)
     bar = tqdm(total=code_cells, desc=source.name, unit="cell", disable=not progress)
     running: dict[str, int] = {}
     client = NotebookClient(
@@ -271,8 +275,6 @@ def execute_notebook(
         on_cell_start=lambda cell, cell_index, **_: running.update(index=cell_index),
         on_cell_executed=lambda cell, **_: bar.update(1) if cell.cell_type == "code" else None,
     )
-    log_path = kernel_log_path(target)
-    log = open(log_path, "w", encoding="utf-8")  # noqa: SIM115 (closed in finally, after the kernel stopped)
     try:
         client.execute(env=env, stdout=log, stderr=log)
     except Exception as err:
@@ -284,12 +286,15 @@ def execute_notebook(
         index = running.get("index")
         cell = describe_cell(notebook, index) if index is not None else None
         traceback = _cell_traceback(notebook, index, getattr(err, "traceback", ""))
+        log.flush()
+        kernel_log = log_path if log_path.stat().st_size else None
         raise _failure(None if interrupted else err, lab=lab, source=source, target=target, cell=cell,
-                       traceback=traceback, timeout=cell_timeout, kernel_log=log_path) from None
+                       traceback=traceback, timeout=cell_timeout, kernel_log=kernel_log) from None
     finally:
         log.close()
-        if log_path.stat().st_size == 0:
-            log_path.unlink()
+        with contextlib.suppress(OSError):
+            if log_path.stat().st_size == 0:
+                log_path.unlink()
         bar.close()
         client.set_widgets_metadata()
         _drop_blank_streams(notebook)

@@ -11,7 +11,7 @@ from typing import Iterator
 
 import pytest
 
-from genai_labs.atomic_io import build_folder_atomic, file_lock, write_json_atomic, write_text_atomic
+from genai_labs.atomic_io import build_folder_atomic, file_lock, remove_folder_atomic, write_json_atomic, write_text_atomic
 
 
 @contextlib.contextmanager
@@ -91,3 +91,27 @@ def test_file_lock_without_waiting_and_on_a_read_only_lock_file(tmp_path: Path) 
     lock.chmod(0o444)  # another user's lock file: flock needs only read access
     with file_lock(lock, wait=False) as held:
         assert held is True
+
+
+def test_shared_and_optional_locks(tmp_path: Path) -> None:
+    lock = tmp_path / "run.lock"
+    with file_lock(lock, shared=True) as first, file_lock(lock, shared=True, wait=False) as second:
+        assert first and second  # loaders share the lock
+        with file_lock(lock, wait=False) as exclusive:
+            assert exclusive is False  # but nobody trains or removes the run meanwhile
+    blocked = tmp_path / "a-file"
+    blocked.write_text("x")
+    with pytest.raises(OSError):
+        with file_lock(blocked / "run.lock"):
+            pass
+    with file_lock(blocked / "run.lock", shared=True, required=False) as held:
+        assert held is False  # a reader that cannot lock (read-only shared cache) goes on without
+
+
+def test_remove_folder_atomic(tmp_path: Path) -> None:
+    run = tmp_path / "lab2" / "lora-1"
+    (run / "final").mkdir(parents=True)
+    (run / "run_info.json").write_text("{}")
+    assert remove_folder_atomic(run) and not run.exists()
+    assert list((tmp_path / "lab2").iterdir()) == []  # nothing left aside
+    assert remove_folder_atomic(run)  # already gone

@@ -75,7 +75,7 @@ def test_listing_names_every_entry_and_what_prune_would_do(cache: Path) -> None:
 
 def test_prune_removes_only_what_no_lab_uses(cache: Path) -> None:
     done = prune_cache(cache)
-    assert all(ok for _, ok in done) and len(done) == 3
+    assert [outcome for _, outcome in done] == ["removed"] * 3
     current = world_assets_dir(cache)
     assert (current / "flan-t5" / "model.safetensors").is_file()
     assert not (cache / "world-v0").exists() and not (cache / f".{current.name}.a1b2.tmp").exists()
@@ -90,9 +90,36 @@ def test_prune_removes_only_what_no_lab_uses(cache: Path) -> None:
 
 def test_prune_leaves_what_another_process_holds(cache: Path) -> None:
     with file_lock(cache / "lab2" / f".{LORA}.lock"):  # a notebook training this run right now
-        done = {entry.path.name: ok for entry, ok in prune_cache(cache)}
-    assert done[LORA] is False and (cache / "lab2" / LORA / "checkpoint-4").is_dir()
-    assert done["world-v0"] is True
+        done = {entry.path.name: outcome for entry, outcome in prune_cache(cache)}
+    assert done[LORA] == "busy" and (cache / "lab2" / LORA / "checkpoint-4").is_dir()
+    assert done["world-v0"] == "removed"
+    with file_lock(cache / "lab2" / f".{FULL}.lock", shared=True):  # a notebook loading this old run right now
+        done = {entry.path.name: outcome for entry, outcome in prune_cache(cache, older_than_days=30)}
+    assert done[FULL] == "busy" and (cache / "lab2" / FULL / "final").is_dir() and done[REPLAY] == "removed"
+
+
+def test_other_versions_leftovers_and_unreadable_entries(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import genai_labs.cache as cache_module
+
+    _file(cache / "world-v99" / "flan-t5" / "config.json")  # a newer genai-labs sharing this cache
+    current = world_assets_dir(cache).name
+    _file(cache / f".{current}.old-1-2")  # a file, not a folder: not ours to remove
+    (cache / f".{current}.tmp-3").symlink_to(cache / "notes")  # a symlink: never followed or removed
+    _file(cache / "lab2" / f".{LORA}.old-5-6" / "final" / "model.safetensors")  # a removal cut short
+    entries = _by_name(cache_entries(cache))
+    assert entries["world-v99"].prune == "" and entries["world-v99"].state.startswith("newer version")
+    assert f".{current}.old-1-2" not in entries and f".{current}.tmp-3" not in entries
+    assert entries[f".{LORA}.old-5-6"].kind == "leftover" and entries[f".{LORA}.old-5-6"].prune == "remove"
+    prune_cache(cache)
+    assert (cache / "world-v99").is_dir() and (cache / "notes" / "mine.txt").is_file()
+    assert not (cache / "lab2" / f".{LORA}.old-5-6").exists()
+
+    def private(run: Path, older_than_days: float | None):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(cache_module, "_lab2_entry", private)  # another user's 0700 run folder
+    entries = _by_name(cache_entries(cache))
+    assert entries[LORA].state == "unreadable (Permission denied)" and entries[LORA].prune == ""
 
 
 def test_cli(cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -109,5 +136,16 @@ def test_cli(cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.Captur
             main(["cache", "--older-than", bad])
         assert exit_info.value.code == 2
         assert "--older-than" in capsys.readouterr().err
+    import genai_labs.cache as cache_module
+
+    def refuse(path: Path) -> bool:
+        raise PermissionError(13, "Permission denied")
+
+    _file(cache / "world-v1" / "flan-t5" / "config.json")  # owned by another user: the removal fails
+    monkeypatch.setattr(cache_module, "remove_folder_atomic", refuse)
+    assert main(["cache", "--prune"]) == 1
+    captured = capsys.readouterr()
+    assert f"could not remove {cache / 'world-v1'}: Permission denied" in captured.err
+    assert captured.out.strip().endswith("freed 0 B")  # nothing claimed that was not removed
     monkeypatch.setenv("GENAI_LABS_CACHE", str(cache / "missing"))
     assert main(["cache"]) == 0 and "nothing cached" in capsys.readouterr().out

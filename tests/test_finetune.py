@@ -15,6 +15,7 @@ import torch
 from test_atomic_io import not_published, private_umask
 
 from genai_labs.config import FineTuneConfig, LoraSettings
+from genai_labs.atomic_io import file_lock
 from genai_labs.checkpoints import last_complete_checkpoint
 from genai_labs.finetune import (
     FINAL_DIR,
@@ -273,9 +274,10 @@ def test_cached_run_is_published_readable_and_reloads(tiny_tokenizer, tiny_model
     assert cached.extra == {"cached": True} and cached.history == trained.history
     assert (run_dir / RUN_INFO_FILE).stat().st_mtime > time.time() - 600  # "last used", for genai-labs cache --older-than
     lock = run_dir.parent / f".{run_dir.name}.lock"
-    lock.unlink()
-    cached_training("lora", profile, tiny_model, tiny_tokenizer, train_set, cache_dir=tmp_path, base_weights="w")
-    assert not lock.exists()  # a finished run loads without the lock: read-only shared caches work
+    with file_lock(lock, shared=True):  # another process loading the run: loads share the lock
+        cached_training("lora", profile, tiny_model, tiny_tokenizer, train_set, cache_dir=tmp_path, base_weights="w")
+    cached_training("lora", profile, tiny_model, tiny_tokenizer, train_set, cache_dir=tmp_path, base_weights="w", force=True)
+    assert not [p for p in run_dir.parent.iterdir() if ".old-" in p.name]  # the replaced run is gone whole
     assert not_published(run_dir / FINAL_DIR) == [] and not_published(run_dir / RUN_INFO_FILE) == []  # opened on load
     assert torch.equal(_logits(cached.model, tiny_tokenizer, DIALOGUES), _logits(trained.model, tiny_tokenizer, DIALOGUES))
 
