@@ -93,8 +93,8 @@ def _parser() -> argparse.ArgumentParser:
     cache = commands.add_parser("cache", help="list what the labs cache (models, trained runs) and prune what is unused",
                                 description="List the cache ($GENAI_LABS_CACHE, default ~/.cache/genai_labs): every entry "
                                 "with its size, when it was last used and what --prune would do. Nothing is removed "
-                                "without --prune; the current world build and anything being built or trained are "
-                                "never removed.")
+                                "without --prune; the current world build and anything being built, trained or loaded "
+                                "are never removed.")
     cache.add_argument("--prune", action="store_true",
                        help="remove world builds of older versions, folders left by killed builds and resume checkpoints "
                             "left in finished Lab 2 runs (default: only list)")
