@@ -26,6 +26,18 @@ FOLDER_MODE = 0o755
 T = TypeVar("T")
 
 
+def lock_path(folder: str | os.PathLike[str]) -> Path:
+    """The lock file that guards a cached ``folder`` (a world build, a Lab 2 run): ``.<name>.lock`` beside it. The labs
+    build, train and load under it, and ``genai-labs cache --prune`` removes under it."""
+    folder = Path(folder)
+    return folder.parent / f".{folder.name}.lock"
+
+
+def _aside_path(path: Path) -> Path:
+    """A hidden, unique name beside ``path`` to move it to before deleting it (``.<name>.old-<pid>-<ns>``)."""
+    return path.parent / f".{path.name}.old-{os.getpid()}-{time.time_ns()}"
+
+
 def _open_lock_file(path: Path) -> int:
     """Open (creating it 0644 if missing) a lock file: read-write where allowed (flock on NFS needs it for an
     exclusive lock), else read-only, which local flock accepts (another user's lock file in a shared cache)."""
@@ -79,17 +91,16 @@ def file_lock(path: str | os.PathLike[str], *, wait: bool = True, shared: bool =
         os.close(fd)
 
 
-def remove_folder_atomic(path: str | os.PathLike[str]) -> bool:
+def remove_folder_atomic(path: str | os.PathLike[str]) -> None:
     """Remove a folder so that it disappears whole: renamed aside to a hidden ``.<name>.old-…`` first, then deleted
-    (an interruption leaves that hidden folder, never a half-deleted one under the real name). Returns whether
-    ``path`` is gone; raises ``OSError`` (permission) when it could not be moved."""
+    (an interruption leaves that hidden folder, never a half-deleted one under the real name). Raises ``OSError``
+    (permission) when it could not be moved; a missing folder is fine."""
     path = Path(path)
     if not path.exists() and not path.is_symlink():
-        return True
-    aside = path.parent / f".{path.name}.old-{os.getpid()}-{time.time_ns()}"
+        return
+    aside = _aside_path(path)
     os.replace(path, aside)
     shutil.rmtree(aside, ignore_errors=True)
-    return True
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
@@ -129,7 +140,7 @@ def build_folder_atomic(target: str | os.PathLike[str], build: Callable[[Path], 
         result = build(tmp)
         make_readable(tmp)
         if target.exists():  # renaming onto a non-empty folder fails: move the old one aside first
-            old = target.parent / f".{target.name}.old-{os.getpid()}-{time.time_ns()}"
+            old = _aside_path(target)
             os.replace(target, old)
             os.replace(tmp, target)
             shutil.rmtree(old, ignore_errors=True)

@@ -13,17 +13,15 @@ the current world build, anything another process holds the lock of, or folders 
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import shutil
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from genai_labs.atomic_io import file_lock, remove_folder_atomic
-from genai_labs.checkpoints import last_complete_checkpoint
+from genai_labs.atomic_io import file_lock, lock_path, remove_folder_atomic
+from genai_labs.checkpoints import folder_stats, last_complete_checkpoint, remove_checkpoints, resume_folders
 from genai_labs.finetune import FINAL_DIR
 from genai_labs.finetune_study import RUN_INFO_FILE, RUN_KINDS
 from genai_labs.memory import format_bytes
@@ -55,25 +53,9 @@ class CacheEntry:
         return (time.time() - self.last_used) / 86400
 
 
-def _tree_stats(path: Path) -> tuple[int, float]:
-    """Total bytes of the files under ``path`` and the newest modification time, skipping what vanishes meanwhile
-    (checkpoint rotation during training) or cannot be read; symlinks are not followed."""
-    size, newest = 0, path.lstat().st_mtime
-    for folder, _, files in os.walk(path):
-        for name in [folder, *(os.path.join(folder, f) for f in files)]:
-            try:
-                info = os.lstat(name)
-            except OSError:
-                continue
-            newest = max(newest, info.st_mtime)
-            if name != folder:
-                size += info.st_size
-    return size, newest
-
-
 def _world_build_entry(path: Path, current: Path) -> CacheEntry:
-    size, newest = _tree_stats(path)
-    lock = path.parent / f".{path.name}.lock"
+    size, newest = folder_stats(path)
+    lock = lock_path(path)
     if path == current:
         return CacheEntry(path, "world build", size, newest, "current", "", 0, lock)
     match = _WORLD_BUILD.fullmatch(path.name)
@@ -86,13 +68,13 @@ def _world_build_entry(path: Path, current: Path) -> CacheEntry:
 
 def _lab2_entry(run: Path, older_than_days: float | None) -> CacheEntry:
     info, final = run / RUN_INFO_FILE, run / FINAL_DIR
-    size, newest = _tree_stats(run)
-    lock = run.parent / f".{run.name}.lock"
+    size, newest = folder_stats(run)
+    lock = lock_path(run)
     if info.is_file() and final.is_dir():
         last_used = info.stat().st_mtime  # touched each time the run is loaded
-        checkpoints = [p for p in [*run.glob("checkpoint-*"), run / ".staging"] if p.is_dir() and not p.is_symlink()]
+        checkpoints = resume_folders(run)
         state = "finished"
-        prune, freed = ("remove checkpoints", sum(_tree_stats(p)[0] for p in checkpoints)) if checkpoints else ("", 0)
+        prune, freed = ("remove checkpoints", sum(folder_stats(p)[0] for p in checkpoints)) if checkpoints else ("", 0)
     else:
         last_used = newest
         resumable = last_complete_checkpoint(run)
@@ -104,7 +86,7 @@ def _lab2_entry(run: Path, older_than_days: float | None) -> CacheEntry:
 
 
 def _leftover_entry(path: Path, owner_lock: Path) -> CacheEntry:
-    size, newest = _tree_stats(path)
+    size, newest = folder_stats(path)
     return CacheEntry(path, "leftover", size, newest, "left by a killed build or removal", "remove", size, owner_lock)
 
 
@@ -124,7 +106,7 @@ def _entries_in(root: Path, older_than_days: float | None) -> list[CacheEntry]:
             entries.append(_entry_or_unreadable(path, lambda p=path: _world_build_entry(p, current)))
         elif _WORLD_DATA.fullmatch(path.name):
             entries.append(_entry_or_unreadable(
-                path, lambda p=path: CacheEntry(p, "world data", *_tree_stats(p), "generated", "", 0)))
+                path, lambda p=path: CacheEntry(p, "world data", *folder_stats(p), "generated", "", 0)))
         elif path.name == LAB2_DIR:
             try:
                 runs = sorted(path.iterdir())
@@ -137,12 +119,12 @@ def _entries_in(root: Path, older_than_days: float | None) -> list[CacheEntry]:
                 if _LAB2_RUN.fullmatch(run.name):
                     entries.append(_entry_or_unreadable(run, lambda r=run: _lab2_entry(r, older_than_days)))
                 elif (match := _LAB2_LEFTOVER.fullmatch(run.name)) is not None:
-                    lock = path / f".{match.group(1)}.lock"
+                    lock = lock_path(path / match.group(1))
                     entries.append(_entry_or_unreadable(run, lambda r=run, lk=lock: _leftover_entry(r, lk)))
     for build in sorted(builds):
         for leftover in build_leftovers(build):
             if _is_folder(leftover):
-                lock = build.parent / f".{build.name}.lock"
+                lock = lock_path(build)
                 entries.append(_entry_or_unreadable(leftover, lambda p=leftover, lk=lock: _leftover_entry(p, lk)))
     return entries
 
@@ -182,10 +164,8 @@ def _prune_one(entry: CacheEntry, older_than_days: float | None) -> str:
                 if not entry.prune:
                     return "busy"
             if entry.prune == "remove checkpoints":
-                for path in [*entry.path.glob("checkpoint-*"), entry.path / ".staging"]:
-                    shutil.rmtree(path, ignore_errors=True)
-                left = [p.name for p in [*entry.path.glob("checkpoint-*"), entry.path / ".staging"] if p.exists()]
-                return f"failed: could not remove {', '.join(left)}" if left else "removed"
+                left = remove_checkpoints(entry.path)
+                return f"failed: could not remove {', '.join(p.name for p in left)}" if left else "removed"
             remove_folder_atomic(entry.path)
             return "removed"
     except OSError as err:

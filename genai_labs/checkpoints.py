@@ -130,17 +130,37 @@ class TrainingProgress(TrainerCallback):
             self.bar = None
 
 
+def folder_stats(path: str | os.PathLike[str]) -> tuple[int, float]:
+    """Total bytes of the files under ``path`` and the newest modification time (``genai-labs cache``), skipping
+    what vanishes meanwhile (checkpoint rotation during training) or cannot be read; symlinks are not followed."""
+    size, newest = 0, os.lstat(path).st_mtime
+    for folder, _, files in os.walk(path):
+        for name in [folder, *(os.path.join(folder, f) for f in files)]:
+            try:
+                info = os.lstat(name)
+            except OSError:
+                continue
+            newest = max(newest, info.st_mtime)
+            if name != folder:
+                size += info.st_size
+    return size, newest
+
+
 def folder_bytes(path: str | os.PathLike[str]) -> int:
-    """Total size of the files under ``path`` (Lab 2: adapter vs full checkpoint on disk)."""
-    path = Path(path)
-    if path.is_file():
-        return path.stat().st_size
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    """Total size of the files under ``path``, or of the file ``path`` (Lab 2: adapter vs full checkpoint on disk)."""
+    return Path(path).stat().st_size if Path(path).is_file() else folder_stats(path)[0]
 
 
-def remove_checkpoints(run_dir: Path) -> None:
-    """Delete a finished run's resume checkpoints (Lab 2's cache): ``final/`` and ``run_info.json`` hold all that a
-    later call loads, and each checkpoint also carries the optimizer state (about 3 GB per checkpoint for full
-    fine-tuning of flan-t5-base)."""
-    for path in run_dir.glob(f"{PREFIX_CHECKPOINT_DIR}-*"):
+def resume_folders(run_dir: Path) -> list[Path]:
+    """A run's ``checkpoint-N`` folders and its ``.staging`` folder (symlinks excluded): what only resuming needs."""
+    candidates = [*run_dir.glob(f"{PREFIX_CHECKPOINT_DIR}-*"), run_dir / ".staging"]
+    return [path for path in candidates if path.is_dir() and not path.is_symlink()]
+
+
+def remove_checkpoints(run_dir: Path) -> list[Path]:
+    """Delete a finished run's resume folders (Lab 2's cache, ``genai-labs cache --prune``): ``final/`` and
+    ``run_info.json`` hold all that a later call loads, and each checkpoint also carries the optimizer state (about
+    3 GB per checkpoint for full fine-tuning of flan-t5-base). Returns those that could not be removed."""
+    for path in resume_folders(run_dir):
         shutil.rmtree(path, ignore_errors=True)
+    return resume_folders(run_dir)

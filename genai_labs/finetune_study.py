@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from genai_labs.atomic_io import file_lock, make_readable, remove_folder_atomic, write_json_atomic
+from genai_labs.atomic_io import file_lock, lock_path, make_readable, remove_folder_atomic, write_json_atomic
 from genai_labs.checkpoints import remove_checkpoints
 from genai_labs.config import FineTuneConfig, LoraSettings
 from genai_labs.finetune import (
@@ -220,7 +220,7 @@ def cached_training(
 
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     run_dir = root / "lab2" / run_key(kind, profile, base_weights or weights_hash(base_model))
-    lock = run_dir.parent / f".{run_dir.name}.lock"
+    lock = lock_path(run_dir)
     if not force:
         # a finished run (run_info.json is written last) loads under a shared lock: many readers at once, never while
         # it is trained or removed; in a read-only shared cache whose lock file is missing, without it

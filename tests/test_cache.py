@@ -138,7 +138,7 @@ def test_cli(cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.Captur
         assert "--older-than" in capsys.readouterr().err
     import genai_labs.cache as cache_module
 
-    def refuse(path: Path) -> bool:
+    def refuse(path: Path) -> None:
         raise PermissionError(13, "Permission denied")
 
     _file(cache / "world-v1" / "flan-t5" / "config.json")  # owned by another user: the removal fails

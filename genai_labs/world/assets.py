@@ -23,7 +23,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from genai_labs.atomic_io import build_folder_atomic, file_lock, write_json_atomic
+from genai_labs.atomic_io import build_folder_atomic, file_lock, lock_path, write_json_atomic
 from genai_labs.models import count_parameters, quiet_transformers, torch_threads
 from genai_labs.reward_model import RewardTrainConfig, classifier_accuracy, train_toxicity_classifier
 from genai_labs.world.data_files import default_cache_dir, read_jsonl, world_data_dir
@@ -181,7 +181,7 @@ def ensure_world_assets(cache_dir: Path | None = None, *, progress: bool = True,
     root = world_assets_dir(cache_dir)
     if _is_complete(root) and not force:
         return WorldAssets.at(root)
-    with file_lock(root.parent / f".{root.name}.lock"):
+    with file_lock(lock_path(root)):
         if _is_complete(root) and not force:  # another process built it while we waited
             return WorldAssets.at(root)
         for stale in build_leftovers(root):  # left by a killed build; we hold the lock
