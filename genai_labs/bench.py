@@ -33,7 +33,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from genai_labs.config import FineTuneConfig, LoraSettings, PPOConfig
+from genai_labs.config import FineTuneConfig, LoraSettings, PPOConfig, ensure_writable_folder
 from genai_labs.memory import (allocated_peak_bytes, format_bytes, optimizer_state_bytes, peak_rss_bytes, proc_field,
                                reset_peak_rss, rss_bytes, storage_bytes)
 from genai_labs.models import t5_forward_flops
@@ -912,14 +912,7 @@ def run_benchmarks(out: Path, *, quick: bool = False, only: Sequence[str] | None
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
         raise ValueError(f"unknown benchmark(s) {unknown}; choose from {', '.join(BENCHMARKS)}.")
-    out = Path(out)
-    try:  # before any benchmark runs: a bad folder must not cost minutes of measuring first
-        out.mkdir(parents=True, exist_ok=True)
-        if not os.access(out, os.W_OK):
-            raise PermissionError(13, "not writable")
-    except OSError as error:
-        raise ValueError(f"bench --out: cannot write results to {out} ({error.strerror or error}); choose a folder you can "
-                         "write to.") from None
+    out = ensure_writable_folder(Path(out), option="--out")  # before any benchmark: not after minutes of measuring
     kept = _earlier_results(out / "benchmarks.json", config.name) if only else {}
     results: dict[str, Any] = {"suite": config.name, "quick": config.name == "quick", "machine": machine_info(),
                                "config": asdict(config), "benchmarks": {k: v for k, v in kept.items() if k not in names}}

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from genai_labs.config import PROFILES, ConfigError, load_profile
+from genai_labs.config import PROFILES, ConfigError, ensure_writable_folder, load_profile
 
 EXIT_INTERRUPTED = 130  # the shell's code for a command stopped by SIGINT (128 + 2)
 
@@ -107,16 +107,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from genai_labs.runner import LabRunError, RunSetupError, run_labs
+    from genai_labs.runner import LabRunError, run_labs
 
     profile = args.profile or load_profile().name
     try:
         result = run_labs(
             args.labs, profile=profile, out=args.out, progress=not args.no_progress, cell_timeout=args.cell_timeout
         )
-    except RunSetupError as err:
-        print(f"genai-labs run: {err}", file=sys.stderr)
-        return 2
     except LabRunError as err:
         print(f"genai-labs run: {err}\nrun folder (status failed, what finished is kept): {err.run_dir}",
               file=sys.stderr)
@@ -129,16 +126,11 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _world(args: argparse.Namespace) -> int:
-    from genai_labs.runner import RunSetupError, ensure_writable_folder
     from genai_labs.world.assets import ensure_world_assets
     from genai_labs.world.data_files import world_data_dir, write_world_data
 
     if args.data_out is not None:
-        try:
-            ensure_writable_folder(args.data_out, option="--data-out")
-        except RunSetupError as err:
-            print(f"genai-labs world: {err}", file=sys.stderr)
-            return 2
+        ensure_writable_folder(args.data_out, option="--data-out")
     target = args.data_out or world_data_dir(args.seed)
     for name, path in write_world_data(target, seed=args.seed).items():
         print(f"{name:10s} {path} {path.stat().st_size:,} bytes")
@@ -150,13 +142,7 @@ def _world(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from genai_labs.bench import run_benchmarks
 
-    try:
-        run_benchmarks(args.out, quick=args.quick, only=args.only)
-    except ValueError as err:  # run_benchmarks checks --out before measuring anything
-        if not str(err).startswith("bench --out"):
-            raise
-        print(f"genai-labs {err}", file=sys.stderr)
-        return 2
+    run_benchmarks(args.out, quick=args.quick, only=args.only)  # checks --out before measuring anything
     return 0
 
 

@@ -545,6 +545,26 @@ def load_profile(name: str | None = None, *, env: Mapping[str, str] | None = Non
     return _apply(PROFILES[name](), changes)
 
 
+def ensure_writable_folder(path: Path, *, option: str) -> Path:
+    """Create ``path`` (with parents) if missing and check it is a folder this user can write to.
+
+    Used for ``genai-labs run --out``, ``world --data-out`` and ``bench --out``, before any work starts; raises
+    :class:`ConfigError` naming ``option`` and the fix instead of a traceback (the command exits 2).
+    """
+    path = Path(path)
+    try:
+        if path.exists() and not path.is_dir():
+            raise ConfigError(f"{option} {path}: this is an existing file, not a folder; choose a folder (created if missing).")
+        path.mkdir(parents=True, exist_ok=True)
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise PermissionError(13, "not writable")
+    except OSError as error:
+        raise ConfigError(
+            f"{option} {path}: cannot use this folder ({error.strerror or error}); choose a folder you can write to."
+        ) from None
+    return path
+
+
 def resolve_path_overrides(env: Mapping[str, str], base_dir: Path) -> dict[str, str]:
     """A copy of ``env`` whose relative local-path overrides are absolute against ``base_dir``.
 

@@ -131,21 +131,26 @@ def _check_prompts(prompts: Sequence[str]) -> list[str]:
     return prompts
 
 
-def _too_long(index: int, n_tokens: int, limit: int) -> PromptTooLongError:
-    return PromptTooLongError(
-        f"prompts[{index}] has {n_tokens} tokens but the model's context is {limit} tokens; prompts are never "
-        "truncated. Shorten the prompt (fewer or shorter in-context examples, e.g. "
-        "build_prompt(..., max_tokens=...)), or pass max_input_tokens=... if the model really "
-        "accepts longer inputs."
-    )
+GENERATION_PROMPT_FIX = (
+    "Shorten the prompt (fewer or shorter in-context examples, e.g. build_prompt(..., max_tokens=...)), or pass "
+    "max_input_tokens=... if the model really accepts longer inputs."
+)
 
 
-def _check_lengths(lengths: Sequence[int], limit: int | None) -> None:
+def check_prompt_lengths(
+    lengths: Sequence[int], limit: int | None, *, model: str = "model", fix: str = GENERATION_PROMPT_FIX, start: int = 0
+) -> None:
+    """Raise :class:`PromptTooLongError` for the first prompt longer than ``limit`` tokens (None: no limit), naming
+    its index (counted from ``start``), length, the ``model``'s context and the ``fix``: prompts are never truncated
+    (all labs; Lab 3's PPO names its policy and its own fix)."""
     if limit is None:
         return
-    for i, n in enumerate(lengths):
-        if n > limit:
-            raise _too_long(i, n, limit)
+    for index, n_tokens in enumerate(lengths, start):
+        if n_tokens > limit:
+            raise PromptTooLongError(
+                f"prompts[{index}] has {n_tokens} tokens but the {model}'s context is {limit} tokens; prompts are "
+                f"never truncated. {fix}"
+            )
 
 
 def _decode(model: Any, tokenizer: Any, output: torch.Tensor, prompt_length: int) -> list[str]:
@@ -186,7 +191,7 @@ def generate_texts(
     if not prompts:
         return []
     lengths = [len(ids) for ids in tokenizer(prompts, verbose=False)["input_ids"]]  # no too-long warning: we raise
-    _check_lengths(lengths, context_limit(tokenizer, max_input_tokens))
+    check_prompt_lengths(lengths, context_limit(tokenizer, max_input_tokens))
     device = model_device(model)
     decoder_only = not getattr(model.config, "is_encoder_decoder", False)
     old_padding_side = tokenizer.padding_side
@@ -239,8 +244,7 @@ def generate_one_by_one(
             for i, prompt in enumerate(bar):
                 enc = tokenizer(prompt, return_tensors="pt", verbose=False).to(device)
                 n = int(enc["input_ids"].shape[1])
-                if limit is not None and n > limit:
-                    raise _too_long(i, n, limit)
+                check_prompt_lengths([n], limit, start=i)
                 output = model.generate(**enc, generation_config=generation_config)
                 results.append(_decode(model, tokenizer, output, n)[0])
     finally:

@@ -33,7 +33,7 @@ from torch import nn
 
 from genai_labs.atomic_io import build_folder_atomic
 from genai_labs.config import PPOConfig
-from genai_labs.generation import PromptTooLongError
+from genai_labs.generation import check_prompt_lengths
 from genai_labs.models import set_dropout
 from genai_labs.prompts import context_limit
 from genai_labs.value_head import (
@@ -341,21 +341,13 @@ def _set_rng_state(state: dict[str, Any], generator: torch.Generator) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def check_prompt_lengths(lengths: Sequence[int], limit: int | None) -> None:
-    """Lab 3: raise :class:`PromptTooLongError` for the first prompt longer than ``limit`` tokens (None: no limit).
-
-    PPO never truncates: a cut dialogue would be summarised, and rewarded, as if it were whole.
-    """
-    if limit is None:
-        return
-    for index, n_tokens in enumerate(lengths):
-        if n_tokens > limit:
-            raise PromptTooLongError(
-                f"PPO prompts[{index}] has {n_tokens} tokens but the policy's context is {limit} tokens; PPO never "
-                "truncates prompts. Drop long dialogues before PPO (Lab 3: lower Lab3Config.prompt_max_chars, which "
-                "detox.prompt_sets applies, or filter with data.filter_by_length), or pass "
-                "Seq2SeqPPO(..., max_input_tokens=...) if the model really accepts longer inputs."
-            )
+# What to do about a prompt longer than the policy's context (Lab 3; :func:`generation.check_prompt_lengths`). PPO
+# never truncates: a cut dialogue would be summarised, and rewarded, as if it were whole.
+PPO_PROMPT_FIX = (
+    "Drop long dialogues before PPO (Lab 3: lower Lab3Config.prompt_max_chars, which detox.prompt_sets applies, or "
+    "filter with data.filter_by_length), or pass Seq2SeqPPO(..., max_input_tokens=...) if the model really accepts "
+    "longer inputs."
+)
 
 
 def _as_prompt_list(prompts: Any, column: str) -> list[str]:
@@ -422,11 +414,11 @@ class Seq2SeqPPO:
         """Lab 3: raise :class:`PromptTooLongError` naming the first prompt longer than the policy's context."""
         if self.prompt_limit is not None and prompts:
             lengths = [len(ids) for ids in self.tokenizer(list(prompts), verbose=False)["input_ids"]]
-            check_prompt_lengths(lengths, self.prompt_limit)
+            check_prompt_lengths(lengths, self.prompt_limit, model="policy", fix=PPO_PROMPT_FIX)
 
     def _encode(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         enc = self.tokenizer(prompts, padding=True, return_tensors="pt", verbose=False)  # no truncation: checked
-        check_prompt_lengths(enc["attention_mask"].sum(1).tolist(), self.prompt_limit)
+        check_prompt_lengths(enc["attention_mask"].sum(1).tolist(), self.prompt_limit, model="policy", fix=PPO_PROMPT_FIX)
         return enc["input_ids"].to(self.device), enc["attention_mask"].to(self.device)
 
     @torch.no_grad()
@@ -705,7 +697,6 @@ __all__ = [
     "Rollout",
     "Seq2SeqPPO",
     "approx_kl",
-    "check_prompt_lengths",
     "clipped_policy_loss",
     "clipped_value_loss",
     "compute_gae",

@@ -109,8 +109,10 @@ def _greedy_steps(model: Any, tokenizer: Any, prompt: str, steps: int) -> tuple[
     model.eval()
     all_logits: list[torch.Tensor] = []
     try:
+        encoder_outputs = model.get_encoder()(**encoded)  # once: only the decoder's input grows step by step
         for _ in range(steps):
-            logits = model(**encoded, decoder_input_ids=prefix).logits[0, -1]
+            logits = model(encoder_outputs=encoder_outputs, attention_mask=encoded["attention_mask"],
+                           decoder_input_ids=prefix).logits[0, -1]
             all_logits.append(logits.float().cpu())
             prefix = torch.cat([prefix, logits.argmax().view(1, 1)], dim=1)
             if eos is not None and int(prefix[0, -1]) == eos:

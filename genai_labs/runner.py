@@ -27,14 +27,14 @@ from tqdm.auto import tqdm
 from traitlets import default
 
 from genai_labs.atomic_io import write_json_atomic, write_text_atomic
-from genai_labs.config import PROFILE_ENV, load_profile, profile_as_dict, resolve_path_overrides
+from genai_labs.config import PROFILE_ENV, ConfigError, ensure_writable_folder, load_profile, profile_as_dict, resolve_path_overrides
 from genai_labs.report import RUN_DIR_ENV, assemble_figures, strip_ansi, write_report
 
 LABS_DIR_ENV = "GENAI_LABS_LABS_DIR"
 TRACEBACK_LINES = 25  # lines of a cell's traceback kept in the error message (the notebook holds all of it)
 
 
-class RunSetupError(ValueError):
+class RunSetupError(ConfigError):
     """``genai-labs run`` cannot start (no notebooks, unknown lab, unusable ``--out``); the message names the fix."""
 
 
@@ -107,26 +107,6 @@ def select_labs(names: Sequence[str], folder: Path | None = None) -> dict[str, P
             f"unknown lab {', '.join(unknown)}; choose from {', '.join(available)} or all (notebooks found in {folder})."
         )
     return {name: available[name] for name in wanted}
-
-
-def ensure_writable_folder(path: Path, *, option: str) -> Path:
-    """Create ``path`` (with parents) if missing and check it is a folder this user can write to.
-
-    Used for ``genai-labs run --out`` and ``genai-labs world --data-out``; raises :class:`RunSetupError` naming
-    ``option`` and the fix instead of a traceback.
-    """
-    path = Path(path)
-    try:
-        if path.exists() and not path.is_dir():
-            raise RunSetupError(f"{option} {path}: this is an existing file, not a folder; choose a folder (created if missing).")
-        path.mkdir(parents=True, exist_ok=True)
-        if not os.access(path, os.W_OK | os.X_OK):
-            raise PermissionError(13, "not writable")
-    except OSError as error:
-        raise RunSetupError(
-            f"{option} {path}: cannot use this folder ({error.strerror or error}); choose a folder you can write to."
-        ) from None
-    return path
 
 
 def new_run_dir(out: Path) -> Path:
