@@ -641,7 +641,7 @@ def finetune_variant(config: SuiteConfig, method: str, *, gradient_checkpointing
     else:
         peak = peak_rss_bytes()  # before the sweep's larger batches
         out.update(
-            peak_memory_bytes=(peak - rss_start) if peak is not None and rss_start is not None else None,
+            peak_memory_bytes=(peak - rss_start) if rss_start is not None else None,
             memory_before_steps_bytes=(rss_ready - rss_start) if rss_ready is not None and rss_start is not None else None,
             peak_rss_bytes=peak,
             memory_note="peak RSS (VmHWM, reset after setup) minus RSS before the model was built: weights, gradients, "

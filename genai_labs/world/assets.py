@@ -186,6 +186,5 @@ def ensure_world_assets(cache_dir: Path | None = None, *, progress: bool = True,
             return WorldAssets.at(root)
         for stale in build_leftovers(root):  # left by a killed build; we hold the lock
             shutil.rmtree(stale, ignore_errors=True)
-        if root.exists() and not force:  # not a complete build (edited by hand): rebuild it
-            shutil.rmtree(root)
-        return build_world_assets(root, seed=0, progress=progress, overwrite=force)
+        # here the build is missing, incomplete (edited by hand) or forced: the new one replaces it atomically
+        return build_world_assets(root, seed=0, progress=progress, overwrite=True)
