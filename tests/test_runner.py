@@ -70,7 +70,8 @@ def test_run_writes_notebooks_figures_and_report(
     assert "## lab1: Lab 1 — First" in report and "| rouge1.instruction | 0.25 |" in report and "### 2. Figures" in report
     assert "*code cell 2 (cell 2 of the notebook)*\n\n```\n2\n```" in report
     assert "without encryption" not in capfd.readouterr().err
-    assert not list(result.run_dir.glob("*.kernel.log"))  # a quiet kernel leaves no empty log behind
+    logs = {p.name: p.read_text() for p in result.run_dir.glob("*.kernel.log")}
+    assert logs == {}, logs  # a quiet kernel leaves no empty log behind (and shows what it printed if not quiet)
     again = run_labs(["lab2"], profile="tiny", out=tmp_path / "runs", progress=False)
     assert again.run_dir != result.run_dir  # every run gets its own folder
 
