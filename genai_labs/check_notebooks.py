@@ -1,7 +1,7 @@
 """Check that lab notebooks are committed without outputs (CI and the pre-commit habit of all labs).
 
-    python -m genai_labs.check_notebooks labs          # report and fail
-    python -m genai_labs.check_notebooks labs --strip  # clear outputs in place
+python -m genai_labs.check_notebooks labs          # report and fail
+python -m genai_labs.check_notebooks labs --strip  # clear outputs in place
 """
 
 from __future__ import annotations
@@ -37,7 +37,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     notebooks = sorted(args.folder.glob("*.ipynb")) if args.folder.is_dir() else []
     if not notebooks:
-        state = "does not exist" if not args.folder.exists() else "is not a folder" if not args.folder.is_dir() else "holds no .ipynb files"
+        state = (
+            "does not exist"
+            if not args.folder.exists()
+            else "is not a folder"
+            if not args.folder.is_dir()
+            else "holds no .ipynb files"
+        )
         print(f"check_notebooks: {args.folder} {state}; pass the folder of the lab notebooks (e.g. labs).", file=sys.stderr)
         return 2
     bad = 0

@@ -1,5 +1,8 @@
 """DialogSum loading for all labs: from the hub, from a local folder of JSONL files, or from the tiny world.
 
+The tiny world is one of its sources, so this module sits above ``genai_labs.world`` in the layers (the world itself
+reads its JSONL files directly and never imports this module).
+
 Every source gives the same shape, a :class:`DialogSum` with ``train``, ``validation`` and ``test`` splits as
 ``datasets.Dataset`` objects (columns ``id``, ``dialogue``, ``summary``, ``topic``). DialogSum's test split
 carries three human summaries per dialogue; :attr:`DialogSum.test` keeps them grouped (one row per dialogue,
@@ -18,8 +21,9 @@ from typing import Any
 
 import datasets
 
-from genai_labs.config import WORLD_DATASET, Profile
-from genai_labs.sources import is_world_source, local_source, require_hub
+from genai_labs.core.profiles import Profile, preset_value
+from genai_labs.core.sources import WORLD_DATASET, is_world_source, local_source, require_hub
+from genai_labs.world.data_files import WORLD_DATA_FILES, world_data_dir
 
 SPLITS = ("train", "validation", "test")
 REQUIRED_FIELDS = ("dialogue", "summary")
@@ -140,7 +144,9 @@ def load_jsonl_folder(folder: Path, *, source: str | None = None) -> DialogSum:
 
 def load_hub_dialogsum(repo_id: str, *, revision: str | None, profile: str) -> DialogSum:
     """DialogSum from the Hugging Face hub (course profile); fails fast when the hub is out of reach."""
-    require_hub(repo_id, kind="dataset", field="dataset", profile=profile, revision=revision)
+    require_hub(
+        repo_id, kind="dataset", field="dataset", profile=profile, revision=revision, preset=preset_value(profile, "dataset")
+    )
     raw = datasets.load_dataset(repo_id, revision=revision)
     splits = {name: [dict(row) for row in raw[name]] for name in SPLITS}
     return DialogSum(
@@ -157,8 +163,6 @@ def load_dialogsum(profile: Profile) -> DialogSum:
     if is_world_source(source):
         if source != WORLD_DATASET:
             raise DataFileError(f"{source!r} is a model of the tiny world, not a dataset; use {WORLD_DATASET!r}.")
-        from genai_labs.world.data_files import world_data_dir
-
         return load_jsonl_folder(world_data_dir(), source=WORLD_DATASET)
     folder = local_source(source, kind="dataset", field="dataset", profile=profile.name)
     if folder is not None:
@@ -188,7 +192,9 @@ def filter_by_length(dataset: datasets.Dataset, *, min_chars: int = 0, max_chars
     return dataset.select(keep)
 
 
-def split_prompts(dataset: datasets.Dataset, *, test_fraction: float = 0.2, seed: int = 0) -> tuple[datasets.Dataset, datasets.Dataset]:
+def split_prompts(
+    dataset: datasets.Dataset, *, test_fraction: float = 0.2, seed: int = 0
+) -> tuple[datasets.Dataset, datasets.Dataset]:
     """Seeded train/test split of a prompt set (Lab 3: 80/20 as in the course)."""
     if not 0 < test_fraction < 1:
         raise ValueError(f"split_prompts: test_fraction must be in (0, 1), got {test_fraction}.")
@@ -201,10 +207,12 @@ def load_toxicity_texts(split: str) -> tuple[list[str], list[str]]:
 
     ``split`` is ``"train"`` or ``"test"``; labels are ``"hate"`` / ``"nothate"``.
     """
-    from genai_labs.world.data_files import WORLD_DATA_FILES, world_data_dir
-
     if split not in ("train", "test"):
         raise ValueError(f"load_toxicity_texts: split must be 'train' or 'test', got {split!r}.")
     path = world_data_dir() / WORLD_DATA_FILES["toxicity"]
-    rows = [row for row in (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()) if row["split"] == split]
+    rows = [
+        row
+        for row in (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+        if row["split"] == split
+    ]
     return [row["text"] for row in rows], [row["label"] for row in rows]

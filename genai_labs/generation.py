@@ -12,18 +12,16 @@ benchmark compares the two.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import torch
+from tqdm.auto import tqdm  # the notebook widget in Jupyter, the text bar elsewhere
 from transformers import GenerationConfig
 
 from genai_labs.prompts import context_limit  # the one token-budget rule (Lab 1's prompt builder uses it too)
 
-try:  # tqdm.auto picks the notebook widget in Jupyter and the text bar elsewhere
-    from tqdm.auto import tqdm
-except ImportError:  # pragma: no cover
-    from tqdm import tqdm
 
 class PromptTooLongError(ValueError):
     """A prompt has more tokens than the model's context; the message names the prompt and the fix."""
@@ -82,9 +80,7 @@ def _field_checks(values: dict[str, Any]) -> None:
         raise ValueError(f"generation config: top_k={top_k} is negative; use top_k >= 1, or top_k=0 to switch it off.")
     max_new_tokens = values.get("max_new_tokens")
     if max_new_tokens is not None and max_new_tokens <= 0:
-        raise ValueError(
-            f"generation config: max_new_tokens={max_new_tokens} must be > 0; set e.g. max_new_tokens=50."
-        )
+        raise ValueError(f"generation config: max_new_tokens={max_new_tokens} must be > 0; set e.g. max_new_tokens=50.")
     num_beams = values.get("num_beams")
     if num_beams is not None and num_beams < 1:
         raise ValueError(f"generation config: num_beams={num_beams} must be >= 1; use num_beams=1 for no beam search.")
@@ -99,10 +95,7 @@ def validate_generation_config(cfg: GenerationConfig | GenerationSettings) -> No
     if not isinstance(cfg, (GenerationConfig, GenerationSettings)):
         raise TypeError(f"expected a transformers.GenerationConfig, got {type(cfg).__name__}.")
     _field_checks(
-        {
-            name: getattr(cfg, name, None)
-            for name in ("do_sample", "temperature", "top_p", "top_k", "max_new_tokens", "num_beams")
-        }
+        {name: getattr(cfg, name, None) for name in ("do_sample", "temperature", "top_p", "top_k", "max_new_tokens", "num_beams")}
     )
 
 

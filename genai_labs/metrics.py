@@ -1,4 +1,5 @@
-"""Metrics for all labs: ROUGE (Labs 1-3), bootstrap confidence intervals, toxicity (Lab 3), distinct-n (Lab 1).
+"""Metrics for all labs: ROUGE (Labs 1-3), bootstrap confidence intervals, toxicity (Lab 3), distinct-n (Lab 1),
+and the topic skill's accuracy (the world build's check, Lab 2's forgetting probe).
 
 ROUGE uses ``rouge_score`` directly (``evaluate.load("rouge")`` needs the hub) with the definitions of
 ``evaluate``'s rouge module: ``rouge_scorer.RougeScorer(types, use_stemmer=...)``, rougeLsum splits
@@ -18,15 +19,20 @@ two-sided p-value from the same resamples (see :func:`paired_bootstrap`).
 from __future__ import annotations
 
 import functools
+import re
+import string
 from collections import Counter
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 from rouge_score import rouge_scorer, tokenizers
 
-from genai_labs.generation import model_device
+from genai_labs.generation import GenerationSettings, generate_texts, model_device
+from genai_labs.prompts import topic_prompt
 
 ROUGE_TYPES: tuple[str, ...] = ("rouge1", "rouge2", "rougeL", "rougeLsum")
 
@@ -36,17 +42,14 @@ References = Sequence[str] | Sequence[Sequence[str]]
 # --------------------------------------------------------------------------------------------- ROUGE
 
 
-def _normalise_references(
-    references: Sequence[Any], n_predictions: int | None, name: str = "references"
-) -> list[list[str]]:
+def _normalise_references(references: Sequence[Any], n_predictions: int | None, name: str = "references") -> list[list[str]]:
     """One non-empty list of reference strings per example; clear errors naming ``name``."""
     if isinstance(references, str):
         raise TypeError(f"{name} must be a list of strings (or of lists of strings), not one string.")
     refs = list(references)
     if n_predictions is not None and len(refs) != n_predictions:
         raise ValueError(
-            f"predictions and {name} must have the same length: got {n_predictions} predictions and "
-            f"{len(refs)} {name}."
+            f"predictions and {name} must have the same length: got {n_predictions} predictions and {len(refs)} {name}."
         )
     if not refs:
         raise ValueError(f"{name} is empty: ROUGE needs at least one example.")
@@ -181,9 +184,7 @@ def _score_systems(
     out = {}
     for name, preds in system_predictions.items():
         if len(preds) != len(refs):
-            raise ValueError(
-                f"system_predictions[{name!r}] has {len(preds)} predictions but references has {len(refs)}."
-            )
+            raise ValueError(f"system_predictions[{name!r}] has {len(preds)} predictions but references has {len(refs)}.")
         out[name] = _memoised_rouge_scores(tuple(preds), tuple(map(tuple, refs)), use_stemmer, tuple(rouge_types)).copy()
     return out
 
@@ -194,7 +195,9 @@ def _memoised_rouge_scores(
 ) -> pd.DataFrame:
     """:func:`rouge_scores` remembered for the last few inputs: a lab's table and its paired differences score
     the same predictions (ROUGE-L's longest common subsequences dominate a lab's scoring time)."""
-    return rouge_scores(list(predictions), [list(group) for group in references], use_stemmer=use_stemmer, rouge_types=rouge_types)
+    return rouge_scores(
+        list(predictions), [list(group) for group in references], use_stemmer=use_stemmer, rouge_types=rouge_types
+    )
 
 
 def rouge_table(
@@ -216,9 +219,7 @@ def rouge_table(
     for name, frame in scores.items():
         for metric in rouge_types:
             mean, low, high = bootstrap_ci(frame[metric], resamples=resamples, confidence=confidence, seed=seed)
-            rows.append(
-                {"system": name, "metric": metric, "mean": mean, "ci_low": low, "ci_high": high, "n": len(frame)}
-            )
+            rows.append({"system": name, "metric": metric, "mean": mean, "ci_low": low, "ci_high": high, "n": len(frame)})
     return pd.DataFrame(rows, columns=["system", "metric", "mean", "ci_low", "ci_high", "n"])
 
 
@@ -265,9 +266,7 @@ def rouge_differences(
         if name == baseline:
             continue
         for metric in rouge_types:
-            res = paired_bootstrap(
-                frame[metric], scores[baseline][metric], resamples=resamples, confidence=confidence, seed=seed
-            )
+            res = paired_bootstrap(frame[metric], scores[baseline][metric], resamples=resamples, confidence=confidence, seed=seed)
             rows.append(
                 {
                     "system": name,
@@ -362,8 +361,7 @@ def label_id(model_config_or_id2label: Any, name: str) -> int:
     id2label = getattr(source, "id2label", source)
     if not isinstance(id2label, Mapping):
         raise TypeError(
-            "expected a model, a config with id2label, or an id2label mapping; "
-            f"got {type(model_config_or_id2label).__name__}."
+            f"expected a model, a config with id2label, or an id2label mapping; got {type(model_config_or_id2label).__name__}."
         )
     matches = [int(i) for i, label in id2label.items() if str(label).lower() == name.lower()]
     if len(matches) != 1:
@@ -388,9 +386,7 @@ def _classifier_max_length(model: Any, tokenizer: Any) -> int | None:
     return min(limits) if limits else None
 
 
-def classifier_logits(
-    model: Any, tokenizer: Any, texts: Sequence[str], *, batch_size: int = 16
-) -> torch.Tensor:
+def classifier_logits(model: Any, tokenizer: Any, texts: Sequence[str], *, batch_size: int = 16) -> torch.Tensor:
     """All class logits ``(n_texts, n_labels)`` on CPU (Lab 3).
 
     Batched with dynamic padding, under ``no_grad`` in eval mode (training mode restored) on the model's
@@ -427,9 +423,7 @@ def classifier_logits(
     return torch.cat(out)
 
 
-def label_logits(
-    model: Any, tokenizer: Any, texts: Sequence[str], label: str, *, batch_size: int = 16
-) -> torch.Tensor:
+def label_logits(model: Any, tokenizer: Any, texts: Sequence[str], label: str, *, batch_size: int = 16) -> torch.Tensor:
     """The logit of class ``label`` per text, shape ``(n_texts,)`` on CPU (Lab 3's reward: ``"nothate"``)."""
     index = label_id(model.config, label)
     return classifier_logits(model, tokenizer, texts, batch_size=batch_size)[:, index]
@@ -469,3 +463,58 @@ def toxicity_summary(
         "ci_high": high,
         "n": int(arr.size),
     }
+
+
+# ------------------------------------------------------------------------------------------ topic skill
+
+_PUNCT = re.compile(f"[{re.escape(string.punctuation)}]")
+
+
+def normalize_answer(text: str) -> str:
+    """Lower case, punctuation dropped, whitespace collapsed (the topic skill's exact match)."""
+    return " ".join(_PUNCT.sub(" ", text.lower()).split())
+
+
+@dataclass(frozen=True)
+class SkillResult:
+    """Topic-skill accuracy of one model on held-out dialogues (world build, Lab 2 forgetting)."""
+
+    accuracy: float
+    correct: tuple[bool, ...]
+    predictions: tuple[str, ...] = field(repr=False)
+
+    @property
+    def n(self) -> int:
+        """Number of dialogues scored."""
+        return len(self.correct)
+
+
+def skill_accuracy(
+    model: Any,
+    tokenizer: Any,
+    dialogues: Sequence[str],
+    topics: Sequence[str],
+    *,
+    batch_size: int = 64,
+    max_new_tokens: int = 16,
+    prompt_fn: Callable[[str], str] = topic_prompt,
+    progress: bool = False,
+) -> SkillResult:
+    """Normalized exact-match accuracy of greedy answers to ``prompt_fn(dialogue)`` against ``topics``.
+
+    The skill the tiny world pre-trains (its build checks it) and Lab 2's forgetting probe. Batched through
+    :func:`genai_labs.generation.generate_texts`; the model is left as it was.
+    """
+    if len(dialogues) != len(topics):
+        raise ValueError(f"skill_accuracy: {len(dialogues)} dialogues but {len(topics)} topics.")
+    predictions = generate_texts(
+        model,
+        tokenizer,
+        [prompt_fn(d) for d in dialogues],
+        GenerationSettings(max_new_tokens=max_new_tokens),
+        batch_size=batch_size,
+        seed=0,
+        progress=progress,
+    )
+    correct = tuple(normalize_answer(p) == normalize_answer(t) for p, t in zip(predictions, topics))
+    return SkillResult(sum(correct) / max(1, len(correct)), correct, tuple(predictions))

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
+import matplotlib.pyplot as plt
 import pandas as pd
+from IPython.display import display
 
 
-def plot_means_with_ci(table: pd.DataFrame, *, metric: str = "rouge1", label: str = "system", ax: Any = None, title: str = "") -> Any:
+def plot_means_with_ci(
+    table: pd.DataFrame, *, metric: str = "rouge1", label: str = "system", ax: Any = None, title: str = ""
+) -> Any:
     """Horizontal bars of ``mean`` with ``[ci_low, ci_high]`` error bars for one metric of a ``rouge_table``."""
-    import matplotlib.pyplot as plt
-
     rows = table[table["metric"] == metric] if "metric" in table else table
     ax = ax or plt.subplots(figsize=(6, 0.45 * len(rows) + 1))[1]
     errors = [rows["mean"] - rows["ci_low"], rows["ci_high"] - rows["mean"]]
@@ -23,8 +26,6 @@ def plot_means_with_ci(table: pd.DataFrame, *, metric: str = "rouge1", label: st
 
 def plot_curves(history: pd.DataFrame, columns: Sequence[str], *, x: str = "step", axes: Any = None, title: str = "") -> Any:
     """One small panel per column of a training history (PPO statistics, losses)."""
-    import matplotlib.pyplot as plt
-
     if axes is None:
         _, axes = plt.subplots(1, len(columns), figsize=(3.6 * len(columns), 2.8), squeeze=False)
         axes = axes[0]
@@ -46,8 +47,6 @@ class LivePlot:
     """
 
     def __init__(self, columns: Sequence[str], *, extra: dict[str, Any] | None = None, title: str = "") -> None:
-        import matplotlib.pyplot as plt
-
         self.columns = list(columns)
         self.extra = dict(extra or {})
         self.rows: list[dict[str, float]] = []
@@ -58,8 +57,6 @@ class LivePlot:
         plt.close(self.figure)  # shown through display(), not by the inline backend at cell end
 
     def __call__(self, stats: dict[str, float], trainer: Any = None) -> bool:
-        from IPython.display import display
-
         row = {"step": len(self.rows) + 1, **stats}
         row.update({name: float(supplier(trainer)) for name, supplier in self.extra.items()})
         self.rows.append(row)

@@ -15,11 +15,11 @@ is shared with ``generation``, which refuses prompts over it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Sequence
+from typing import Any, Literal
 
-if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
+import pandas as pd
 
 INSTRUCTION = "Summarize the following conversation."
 
@@ -193,9 +193,7 @@ def build_prompt(
         text = _prompt_text(style, dialogue, kept)
         n_tokens = count_tokens(tokenizer, text)
         if n_tokens <= limit:
-            return PromptBuild(
-                text, n_tokens, tuple(range(n_dropped, len(shots))), tuple(range(n_dropped)), limit
-            )
+            return PromptBuild(text, n_tokens, tuple(range(n_dropped, len(shots))), tuple(range(n_dropped)), limit)
     raise AssertionError("unreachable: the zero-shot prompt fits")  # pragma: no cover
 
 
@@ -212,8 +210,6 @@ def prompt_token_table(
     ``one_shot`` uses the first shot, ``few_shot`` all of them; styles needing shots are skipped when
     ``shots`` is empty. Columns: ``style, n_shots, n_tokens, limit, fits``.
     """
-    import pandas as pd
-
     limit = _budget(tokenizer, max_tokens)
     rows = []
     for style in styles:
@@ -222,7 +218,12 @@ def prompt_token_table(
             continue
         n_tokens = count_tokens(tokenizer, _prompt_text(style, dialogue, _check_style_and_shots(style, style_shots)))
         rows.append(
-            {"style": style, "n_shots": len(style_shots), "n_tokens": n_tokens, "limit": limit,
-             "fits": limit is None or n_tokens <= limit}
+            {
+                "style": style,
+                "n_shots": len(style_shots),
+                "n_tokens": n_tokens,
+                "limit": limit,
+                "fits": limit is None or n_tokens <= limit,
+            }
         )
     return pd.DataFrame(rows, columns=["style", "n_shots", "n_tokens", "limit", "fits"])

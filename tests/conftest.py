@@ -1,12 +1,71 @@
-"""Shared fixtures: the tiny world's assets, the real DialogSum when present, course-shaped stand-ins."""
+"""Shared fixtures and the test tiers.
+
+Fixtures: the tiny world's assets, the real DialogSum when present, course-shaped stand-ins, a word-level tokenizer
+builder and one torch thread. Tiers (markers, registered in pyproject.toml): ``slow`` trains for acceptance numbers,
+``notebooks`` is every lab notebook run by nbval (``--nbval-lax labs``; marked here); the rest is the fast tier,
+``pytest -m "not slow and not notebooks"``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
+import torch
+from tokenizers import Tokenizer, models, pre_tokenizers, processors
+from transformers import AutoTokenizer, PreTrainedTokenizerFast, RobertaForSequenceClassification, T5ForConditionalGeneration
 
-SHARED_DIALOGSUM = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "dialogsum"
+from genai_labs.core.folders import shared_dialogsum_dir
+from genai_labs.core.torch_runtime import quiet_transformers, torch_threads
+from genai_labs.models import flan_t5_base_config, roberta_hate_classifier_config
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every notebook nbval collects (``--nbval-lax labs``) with ``notebooks``."""
+    for item in items:
+        if item.path.suffix == ".ipynb":
+            item.add_marker(pytest.mark.notebooks)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """Tiny models run fastest (and identically) on one thread, especially on CI's few shared cores; use with
+    ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    with torch_threads(1):
+        yield
+
+
+def build_word_tokenizer(
+    words: Sequence[str] = (),
+    *,
+    roberta: bool = False,
+    split_punctuation: bool = False,
+    model_max_length: int | None = None,
+) -> PreTrainedTokenizerFast:
+    """A word-level tokenizer: every whitespace-separated word one token (unknown words ``<unk>``), then ``</s>``.
+
+    T5's special ids (``<pad>`` 0, ``</s>`` 1, ``<unk>`` 2) unless ``roberta`` (``<s>`` 0, ``<pad>`` 1, ``</s>`` 2,
+    ``<unk>`` 3, texts wrapped in ``<s> ... </s>``); ``split_punctuation`` also splits punctuation off words.
+    """
+    specials = ("<s>", "<pad>", "</s>", "<unk>") if roberta else ("<pad>", "</s>", "<unk>")
+    vocab = {token: i for i, token in enumerate([*specials, *words])}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace() if split_punctuation else pre_tokenizers.WhitespaceSplit()
+    template = "<s> $A </s>" if roberta else "$A </s>"
+    tok.post_processor = processors.TemplateProcessing(
+        single=template, special_tokens=[(token, vocab[token]) for token in ("<s>", "</s>") if token in template]
+    )
+    extra = {"bos_token": "<s>"} if roberta else {}
+    if model_max_length is not None:
+        extra["model_max_length"] = model_max_length
+    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>", **extra)
+
+
+@pytest.fixture(scope="session")
+def word_tokenizer():
+    """:func:`build_word_tokenizer`: tests call it with their own words."""
+    return build_word_tokenizer
 
 
 @pytest.fixture(scope="session")
@@ -20,45 +79,30 @@ def world_assets():
 @pytest.fixture(scope="session")
 def real_dialogsum_dir() -> Path:
     """``../shared/datasets/dialogsum`` (the real DialogSum); tests using it skip where it is absent."""
-    if not (SHARED_DIALOGSUM / "train.jsonl").is_file():
-        pytest.skip("the real DialogSum is not at ../shared/datasets/dialogsum")
-    return SHARED_DIALOGSUM
+    folder = shared_dialogsum_dir()
+    if not (folder / "train.jsonl").is_file():
+        pytest.skip(f"the real DialogSum is not at {folder}")
+    return folder
 
 
 @pytest.fixture(scope="session")
 def course_standins(tmp_path_factory: pytest.TempPathFactory, world_assets) -> dict[str, Path]:
     """Folders with randomly initialised models of the course's exact architectures (no hub needed).
 
-    ``model``: google/flan-t5-base's config (gated-gelu, untied lm_head, 12+12 layers, d_model 768);
-    ``reward_model``: roberta-base's shape with ``id2label {0: nothate, 1: hate}`` like
-    facebook/roberta-hate-speech-dynabench-r4-target. Both use the tiny world's tokenizer, and both load
-    through the same functions as hub ids.
+    ``model``: google/flan-t5-base's config (``genai_labs.models.flan_t5_base_config``: gated-gelu, untied lm_head,
+    12+12 layers, d_model 768); ``reward_model``: facebook/roberta-hate-speech-dynabench-r4-target's shape with
+    ``id2label {0: nothate, 1: hate}``. Both use the tiny world's tokenizers, and both load through the same functions
+    as hub ids.
     """
-    import torch
-    from transformers import AutoTokenizer, RobertaConfig, RobertaForSequenceClassification, T5Config, T5ForConditionalGeneration
-
-    from genai_labs.models import quiet_transformers
-
     root = tmp_path_factory.mktemp("course_standins")
     torch.manual_seed(0)
-    t5_config = T5Config(
-        vocab_size=32128, d_model=768, d_ff=2048, d_kv=64, num_layers=12, num_decoder_layers=12, num_heads=12,
-        feed_forward_proj="gated-gelu", dropout_rate=0.1, decoder_start_token_id=0, pad_token_id=0, eos_token_id=1,
-        tie_word_embeddings=False,  # FLAN-T5 (T5 v1.1): no decoder-output scaling, lm_head untied below
-    )
-    t5 = T5ForConditionalGeneration(t5_config)
+    t5 = T5ForConditionalGeneration(flan_t5_base_config())
     t5.lm_head.weight = torch.nn.Parameter(t5.shared.weight.detach().clone() * 0.5)
     with quiet_transformers():
         t5.save_pretrained(root / "flan-t5-base")
     AutoTokenizer.from_pretrained(world_assets.t5_dir).save_pretrained(root / "flan-t5-base")
     del t5
-
-    rb_config = RobertaConfig(
-        vocab_size=50265, hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
-        max_position_embeddings=514, type_vocab_size=1, pad_token_id=1, num_labels=2,
-        id2label={0: "nothate", 1: "hate"}, label2id={"nothate": 0, "hate": 1},
-    )
     with quiet_transformers():
-        RobertaForSequenceClassification(rb_config).save_pretrained(root / "roberta-hate")
+        RobertaForSequenceClassification(roberta_hate_classifier_config()).save_pretrained(root / "roberta-hate")
     AutoTokenizer.from_pretrained(world_assets.reward_dir).save_pretrained(root / "roberta-hate")
     return {"model": root / "flan-t5-base", "reward_model": root / "roberta-hate"}

@@ -1,4 +1,4 @@
-"""Atomic writes (genai_labs.atomic_io): whole or absent, never half-written, and readable by everyone (all labs)."""
+"""Atomic writes (genai_labs.core.atomic_io): whole or absent, never half-written, and readable by everyone (all labs)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import contextlib
 import json
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from genai_labs.atomic_io import build_folder_atomic, file_lock, remove_folder_atomic, write_json_atomic, write_text_atomic
+from genai_labs.core.atomic_io import build_folder_atomic, file_lock, remove_folder_atomic, write_json_atomic, write_text_atomic
 
 
 @contextlib.contextmanager
@@ -72,10 +72,8 @@ def test_file_lock_excludes_a_second_holder_until_released(tmp_path: Path) -> No
     import fcntl
 
     lock = tmp_path / "cache" / "run.lock"
-    with file_lock(lock):
-        with open(lock) as other:  # another open file: what a second process would hold
-            with pytest.raises(BlockingIOError):
-                fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    with file_lock(lock), open(lock) as other, pytest.raises(BlockingIOError):  # other: a second process's open file
+        fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     with open(lock) as other:
         fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # free again
 
@@ -101,9 +99,8 @@ def test_shared_and_optional_locks(tmp_path: Path) -> None:
             assert exclusive is False  # but nobody trains or removes the run meanwhile
     blocked = tmp_path / "a-file"
     blocked.write_text("x")
-    with pytest.raises(OSError):
-        with file_lock(blocked / "run.lock"):
-            pass
+    with pytest.raises(OSError), file_lock(blocked / "run.lock"):
+        pass
     with file_lock(blocked / "run.lock", shared=True, required=False) as held:
         assert held is False  # a reader that cannot lock (read-only shared cache) goes on without
 

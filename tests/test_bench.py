@@ -1,4 +1,5 @@
-"""The benchmark suite (genai_labs.bench) in --quick mode: it runs, and writes the JSON and Markdown it promises."""
+"""The benchmark suite (benchmarks/, outside the package) in --quick mode: it runs, and writes the JSON and Markdown it
+promises."""
 
 from __future__ import annotations
 
@@ -8,25 +9,30 @@ from pathlib import Path
 import pytest
 import torch
 
-from genai_labs import bench
+from benchmarks import suite
+from benchmarks.bench_full_vs_lora import typical_examples
+from benchmarks.config import BENCHMARKS, config_from_dict, suite_config
+from genai_labs.models import flan_t5_base_config, t5_forward_flops
 
 
 @pytest.fixture(scope="module")
 def quick_results(tmp_path_factory: pytest.TempPathFactory, world_assets) -> tuple[dict, Path]:
     out = tmp_path_factory.mktemp("bench")
-    config = bench.suite_config("quick", progress=False)
-    return bench.run_benchmarks(out, quick=True, config=config), out
+    config = suite_config("quick", progress=False)
+    return suite.run_suite(out, quick=True, config=config), out
 
 
 def test_quick_suite_writes_json_and_markdown(quick_results: tuple[dict, Path]) -> None:
-    results, out = quick_results
+    _results, out = quick_results
     on_disk = json.loads((out / "benchmarks.json").read_text())
     assert on_disk["suite"] == "quick" and on_disk["quick"] is True
-    assert set(on_disk["benchmarks"]) == set(bench.BENCHMARKS)
+    assert set(on_disk["benchmarks"]) == set(BENCHMARKS)
     machine = on_disk["machine"]
     for key in ("cpu", "cores", "torch_threads", "ram_gib", "gpu", "versions", "date"):
         assert key in machine
-    assert machine["versions"]["torch"] == torch.__version__.split("+")[0] or machine["versions"]["torch"].startswith(torch.__version__[:4])
+    assert machine["versions"]["torch"] == torch.__version__.split("+")[0] or machine["versions"]["torch"].startswith(
+        torch.__version__[:4]
+    )
     for name in ("generation", "training_input", "full_vs_lora", "ppo_step"):
         result = on_disk["benchmarks"][name]
         for key in ("metric", "baseline", "package", "ratio", "goal", "met"):
@@ -48,7 +54,9 @@ def test_quick_numbers_are_consistent(quick_results: tuple[dict, Path]) -> None:
     full, lora = b["full_vs_lora"]["full"], b["full_vs_lora"]["lora"]
     assert lora["trainable_params"] < full["trainable_params"] == full["total_params"]
     assert 0 < lora["optimizer_state_bytes"] < full["optimizer_state_bytes"]
-    assert 0 <= full["optimizer_state_bytes"] - 2 * 4 * full["trainable_params"] < 4096  # AdamW: two fp32 moments (+ step counters)
+    assert (
+        0 <= full["optimizer_state_bytes"] - 2 * 4 * full["trainable_params"] < 4096
+    )  # AdamW: two fp32 moments (+ step counters)
     checkpointed = b["full_vs_lora"]["checkpointed"]
     assert checkpointed["full"]["gradient_checkpointing"] and checkpointed["lora"]["gradient_checkpointing"]
     assert not full["gradient_checkpointing"] and checkpointed["ratio"] > 0
@@ -68,21 +76,18 @@ def test_quick_numbers_are_consistent(quick_results: tuple[dict, Path]) -> None:
 
 
 def test_t5_flops_formula_matches_parameter_count() -> None:
-    from transformers import T5Config
-
-    config = T5Config(vocab_size=32128, d_model=768, d_ff=2048, d_kv=64, num_layers=12, num_decoder_layers=12, num_heads=12,
-                      feed_forward_proj="gated-gelu")
+    config = flan_t5_base_config()
     # one token in, one token out, no attention-score terms of note: 2 FLOPs per weight touched (embeddings excluded)
     dense = 12 * (4 + 3 * 2048 / 768) * 768**2 + 12 * (8 + 3 * 2048 / 768) * 768**2 + 768 * 32128
-    assert bench.t5_forward_flops(config, 1, 1, 1) == pytest.approx(2 * dense, rel=1e-3)
+    assert t5_forward_flops(config, 1, 1, 1) == pytest.approx(2 * dense, rel=1e-3)
 
 
 def test_config_round_trips_through_json() -> None:
     from dataclasses import asdict
 
     for kind in ("cpu", "quick", "gpu"):
-        config = bench.suite_config(kind)
-        assert bench._config_from_dict(json.loads(json.dumps(asdict(config)))) == config
+        config = suite_config(kind)
+        assert config_from_dict(json.loads(json.dumps(asdict(config)))) == config
 
 
 def test_typical_examples_are_the_median_length_ones() -> None:
@@ -92,5 +97,5 @@ def test_typical_examples_are_the_median_length_ones() -> None:
         def __getitem__(self, key):
             return super().__getitem__(key) if isinstance(key, str) else {"input_ids": self["input_ids"][key]}
 
-    picked = bench.typical_examples(Rows(tokenized), 3)
+    picked = typical_examples(Rows(tokenized), 3)
     assert sorted(len(row["input_ids"]) for row in picked) == [48, 50, 53]

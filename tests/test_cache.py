@@ -1,4 +1,4 @@
-"""``genai-labs cache`` (genai_labs.cache): listing the labs' cache and pruning only what no lab can use."""
+"""``genai-labs cache`` (genai_labs.instructor.cache): listing the labs' cache and pruning only what no lab can use."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from genai_labs.atomic_io import file_lock
-from genai_labs.cache import cache_entries, entries_table, prune_cache
-from genai_labs.cli import main
+from genai_labs.core.atomic_io import file_lock
+from genai_labs.instructor.cache import cache_entries, entries_table, prune_cache
+from genai_labs.instructor.cli import main
 from genai_labs.world.assets import world_assets_dir
 
 LORA, FULL, REPLAY = "lora-0123456789abcdef", "full-fedcba9876543210", "replay-00112233aabbccdd"
@@ -99,7 +99,7 @@ def test_prune_leaves_what_another_process_holds(cache: Path) -> None:
 
 
 def test_other_versions_leftovers_and_unreadable_entries(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import genai_labs.cache as cache_module
+    import genai_labs.instructor.cache as cache_module
 
     _file(cache / "world-v99" / "flan-t5" / "config.json")  # a newer genai-labs sharing this cache
     current = world_assets_dir(cache).name
@@ -136,7 +136,7 @@ def test_cli(cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.Captur
             main(["cache", "--older-than", bad])
         assert exit_info.value.code == 2
         assert "--older-than" in capsys.readouterr().err
-    import genai_labs.cache as cache_module
+    import genai_labs.instructor.cache as cache_module
 
     def refuse(path: Path) -> None:
         raise PermissionError(13, "Permission denied")

@@ -1,4 +1,4 @@
-"""Profiles (genai_labs.config): presets, overrides, errors."""
+"""Profiles (genai_labs.core.profiles, .overrides, .validation): presets, overrides, errors."""
 
 from __future__ import annotations
 
@@ -8,18 +8,10 @@ from pathlib import Path
 
 import pytest
 
-import genai_labs.config as config_module
-from genai_labs.config import (
-    NON_FIELD_ENV_VARS,
-    PROFILES,
-    ConfigError,
-    Lab1Config,
-    PPOConfig,
-    _coerce,
-    load_profile,
-    profile_as_dict,
-    resolve_path_overrides,
-)
+import genai_labs.core.profiles as profiles_module
+from genai_labs.core.overrides import NON_FIELD_ENV_VARS, coerce, resolve_path_overrides
+from genai_labs.core.profiles import PROFILES, Lab1Config, PPOConfig, Profile, load_profile, profile_as_dict
+from genai_labs.core.validation import ConfigError, field_paths
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -80,7 +72,7 @@ def test_every_builtin_profile_passes_its_own_checks(name: str) -> None:
 
 
 def test_docstring_examples_work() -> None:
-    examples = dict(re.findall(r"``(GENAI_LABS_[A-Z0-9_]+)=([^`]+)``", config_module.__doc__))
+    examples = dict(re.findall(r"``(GENAI_LABS_[A-Z0-9_]+)=([^`]+)``", profiles_module.__doc__))
     assert examples["GENAI_LABS_LAB2__LORA__R"] == "8"
     profile = load_profile("course", env=examples)
     assert profile.lab2.lora.r == 8 and profile.dataset == examples["GENAI_LABS_DATASET"]
@@ -102,16 +94,16 @@ def test_env_typo_names_the_variable_and_the_fix() -> None:
 
 
 def test_non_field_variables_are_allowed() -> None:
-    env = {name: "/somewhere" for name in NON_FIELD_ENV_VARS} | {"GENAI_LABS_PROFILE": "tiny", "OTHER_VAR": "1"}
+    env = dict.fromkeys(NON_FIELD_ENV_VARS, "/somewhere") | {"GENAI_LABS_PROFILE": "tiny", "OTHER_VAR": "1"}
     assert load_profile(env=env) == load_profile("tiny", env={})
 
 
 def test_every_genai_labs_variable_the_project_mentions_is_known() -> None:
     """Variables read or documented anywhere (package, labs, README, CI, benchmarks) are fields or allowed."""
     files = [*REPO.joinpath("genai_labs").rglob("*.py"), *REPO.joinpath("labs").glob("*.ipynb"), REPO / "README.md",
-             *REPO.joinpath("benchmarks").rglob("*.py"), REPO / ".ci" / "run"]
+             *REPO.joinpath("benchmarks").rglob("*.py"), REPO / ".ci" / "run"]  # fmt: skip
     mentioned = {m for f in files if f.is_file() for m in re.findall(r"GENAI_LABS_[A-Z0-9_]*[A-Z0-9]", f.read_text())}
-    fields = {"GENAI_LABS_" + path.upper() for path in config_module._all_paths(groups=False)}
+    fields = {"GENAI_LABS_" + path.upper() for path in field_paths(Profile, groups=False)}
     assert mentioned - fields - set(NON_FIELD_ENV_VARS) == set()
 
 
@@ -176,29 +168,40 @@ def test_related_overrides_apply_together() -> None:
     """min above the old max is fine when max moves in the same load (env and keywords alike)."""
     env = {"GENAI_LABS_LAB3__PPO__RESPONSE_LENGTH_MIN": "500", "GENAI_LABS_LAB3__PPO__RESPONSE_LENGTH_MAX": "800"}
     assert load_profile("course", env=env).lab3.ppo.response_length_min == 500
-    ppo = load_profile("tiny", env={"GENAI_LABS_LAB3__PPO__RESPONSE_LENGTH_MIN": "60"}, lab3__ppo__response_length_max=90).lab3.ppo
+    ppo = load_profile(
+        "tiny", env={"GENAI_LABS_LAB3__PPO__RESPONSE_LENGTH_MIN": "60"}, lab3__ppo__response_length_max=90
+    ).lab3.ppo
     assert (ppo.response_length_min, ppo.response_length_max) == (60, 90)
 
 
 def test_special_values_stay_accepted() -> None:
     profile = load_profile(
-        "tiny", env={}, lab1__eval_examples=0, lab2__full__max_steps=-1, lab2__full__save_steps=0, lab3__ppo__init_kl_coef=0.0,
-        lab3__ppo__adaptive_kl=False, lab3__ppo__max_grad_norm=0.0, lab3__ppo__top_k=0, lab3__eval_prompts=0,
-        lab2__full__dropout_rate="none", lab3__reward_train_epochs=0,
+        "tiny",
+        env={},
+        lab1__eval_examples=0,
+        lab2__full__max_steps=-1,
+        lab2__full__save_steps=0,
+        lab3__ppo__init_kl_coef=0.0,
+        lab3__ppo__adaptive_kl=False,
+        lab3__ppo__max_grad_norm=0.0,
+        lab3__ppo__top_k=0,
+        lab3__eval_prompts=0,
+        lab2__full__dropout_rate="none",
+        lab3__reward_train_epochs=0,
     )
     assert profile.lab2.full.dropout_rate is None and profile.lab3.ppo.init_kl_coef == 0.0
     assert PPOConfig(batch_size=2, mini_batch_size=4).mini_batch_size == 4  # the trainer caps it at the batch
 
 
-# -- _coerce: Optional handling (operator precedence) -------------------------------------------------------
+# -- coerce: Optional handling (operator precedence) -------------------------------------------------------
 
 
 def test_none_only_for_optional_fields() -> None:
-    assert _coerce(None, float | None, name="x", source="test") is None
-    assert _coerce("none", str | None, name="x", source="test") is None
-    assert _coerce("0.1", float | None, name="x", source="test") == 0.1
+    assert coerce(None, float | None, name="x", source="test") is None
+    assert coerce("none", str | None, name="x", source="test") is None
+    assert coerce("0.1", float | None, name="x", source="test") == 0.1
     with pytest.raises(ConfigError, match="'x'"):
-        _coerce(None, int | str, name="x", source="test")  # not Optional: None is not a value of it
+        coerce(None, int | str, name="x", source="test")  # not Optional: None is not a value of it
     with pytest.raises(ConfigError, match="'seed'.*int"):
         load_profile("tiny", env={}, seed=None)
 
@@ -225,13 +228,22 @@ def test_resolve_path_overrides(tmp_path: Path) -> None:
     assert resolved["GENAI_LABS_LAB3__ADAPTER_PATH"] == str(tmp_path.parent / "adapters" / "lora")
     assert resolved["GENAI_LABS_CACHE"] == str(tmp_path / ".cache" / "genai")
     assert {k: resolved[k] for k in ("GENAI_LABS_PROFILE", "GENAI_LABS_SEED", "HOME_LIKE")} == {
-        "GENAI_LABS_PROFILE": "tiny", "GENAI_LABS_SEED": "3", "HOME_LIKE": "data/world"}
+        "GENAI_LABS_PROFILE": "tiny",
+        "GENAI_LABS_SEED": "3",
+        "HOME_LIKE": "data/world",
+    }
     assert env["GENAI_LABS_DATASET"] == "data/world"  # a copy: the input is untouched
 
 
 def test_resolve_path_overrides_keeps_absolute_world_and_home_values(tmp_path: Path) -> None:
     (tmp_path / "tiny-world" / "dialogsum").mkdir(parents=True)
-    env = {"GENAI_LABS_DATASET": "tiny-world/dialogsum", "GENAI_LABS_MODEL": "/abs/model",
-           "GENAI_LABS_REWARD_MODEL": "~/models/roberta", "GENAI_LABS_LAB3__ADAPTER_PATH": ""}
+    env = {
+        "GENAI_LABS_DATASET": "tiny-world/dialogsum",
+        "GENAI_LABS_MODEL": "/abs/model",
+        "GENAI_LABS_REWARD_MODEL": "~/models/roberta",
+        "GENAI_LABS_LAB3__ADAPTER_PATH": "",
+    }
     assert resolve_path_overrides(env, tmp_path) == env
-    assert resolve_path_overrides({"GENAI_LABS_DATASET": "a/b/c"}, tmp_path) == {"GENAI_LABS_DATASET": str(tmp_path / "a" / "b" / "c")}
+    assert resolve_path_overrides({"GENAI_LABS_DATASET": "a/b/c"}, tmp_path) == {
+        "GENAI_LABS_DATASET": str(tmp_path / "a" / "b" / "c")
+    }

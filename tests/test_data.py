@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from genai_labs.config import load_profile, resolve_path_overrides
+from genai_labs.core.overrides import resolve_path_overrides
+from genai_labs.core.profiles import load_profile
+from genai_labs.core.sources import SourceUnavailableError, looks_like_local_path
 from genai_labs.data import DataFileError, filter_by_length, load_dialogsum, load_jsonl_folder, split_prompts, subsample
-from genai_labs.sources import SourceUnavailableError, looks_like_local_path
 
 
 def _write(folder: Path, name: str, rows: list[dict] | str) -> None:
@@ -120,8 +121,17 @@ def _mini_dialogsum(folder: Path) -> Path:
 
 @pytest.mark.parametrize(
     ("source", "is_path"),
-    [("./data", True), ("../shared/datasets/dialogsum", True), ("/abs/dialogsum", True), ("~/dialogsum", True),
-     ("data/world/", True), ("a/b/c", True), ("google/flan-t5-base", False), ("data/world", False), ("gpt2", False)],
+    [
+        ("./data", True),
+        ("../shared/datasets/dialogsum", True),
+        ("/abs/dialogsum", True),
+        ("~/dialogsum", True),
+        ("data/world/", True),
+        ("a/b/c", True),
+        ("google/flan-t5-base", False),
+        ("data/world", False),
+        ("gpt2", False),
+    ],
 )
 def test_looks_like_local_path(source: str, is_path: bool) -> None:
     assert looks_like_local_path(source) is is_path

@@ -1,4 +1,4 @@
-"""Fast unit tests of Lab 2's training code (genai_labs.finetune, .checkpoints, .finetune_study, .forgetting) on a tiny random T5."""
+"""Fast unit tests of Lab 2's training code (genai_labs.lab2: training_data, finetune, checkpoints, runs) on a tiny random T5."""
 
 from __future__ import annotations
 
@@ -13,25 +13,27 @@ import datasets
 import pytest
 import torch
 from test_atomic_io import not_published, private_umask
+from transformers import T5Config, T5ForConditionalGeneration
 
-from genai_labs.config import FineTuneConfig, LoraSettings
-from genai_labs.atomic_io import file_lock
-from genai_labs.checkpoints import last_complete_checkpoint
-from genai_labs.finetune import (
-    FINAL_DIR,
+from genai_labs.core.atomic_io import file_lock
+from genai_labs.core.profiles import FineTuneConfig, LoraSettings, load_profile
+from genai_labs.lab2.checkpoints import InterruptAtStep, last_complete_checkpoint
+from genai_labs.lab2.finetune import add_lora, build_trainer, planned_steps, training_arguments, training_flops
+from genai_labs.lab2.runs import FINAL_DIR, RUN_INFO_FILE, TrainResult, cached_run, train_and_save, train_run
+from genai_labs.lab2.study import base_fingerprint
+from genai_labs.lab2.training_data import (
     LABEL_PAD_ID,
-    add_lora,
     make_collator,
     mix_replay,
     padding_cost,
     skill_examples,
     tokenize_for_training,
-    train_full,
-    train_lora,
 )
-from genai_labs.finetune_study import RUN_INFO_FILE, base_fingerprint, cached_training
-from genai_labs.forgetting import normalize_answer
+from genai_labs.metrics import normalize_answer
+from genai_labs.models import count_parameters, flan_t5_base_config, t5_forward_flops, untie_lm_head
 from genai_labs.prompts import training_prompt
+from genai_labs.world.pretraining import TinyT5Architecture, build_tiny_t5
+from genai_labs.world.tokenizer import TokenizerConfig, train_world_tokenizer
 
 DIALOGUES = [
     "#Person1#: Hello, how can I help you?\n#Person2#: I'd like a ticket to Cambridge, please.",
@@ -50,15 +52,11 @@ TOPICS = ["train ticket", "making plans", "late delivery", "borrowing things"]
 
 @pytest.fixture(scope="module")
 def tiny_tokenizer():
-    from genai_labs.world.tokenizer import TokenizerConfig, train_world_tokenizer
-
     return train_world_tokenizer(DIALOGUES * 3 + SUMMARIES * 3 + TOPICS, TokenizerConfig(vocab_size=300, n_sentinels=4))
 
 
 @pytest.fixture(scope="module")
 def tiny_model(tiny_tokenizer):
-    from genai_labs.world.pretraining import TinyT5Architecture, build_tiny_t5
-
     arch = TinyT5Architecture(d_model=32, d_kv=8, d_ff=48, num_layers=1, num_decoder_layers=1, num_heads=2)
     return build_tiny_t5(tiny_tokenizer, arch, seed=0).eval()
 
@@ -70,10 +68,27 @@ def train_set():
 
 
 FAST = FineTuneConfig(
-    learning_rate=1e-2, max_steps=6, per_device_train_batch_size=4, weight_decay=0.0, logging_steps=2,
-    max_source_length=64, max_target_length=24, save_steps=2, save_total_limit=0,
+    learning_rate=1e-2,
+    max_steps=6,
+    per_device_train_batch_size=4,
+    weight_decay=0.0,
+    logging_steps=2,
+    max_source_length=64,
+    max_target_length=24,
+    save_steps=2,
+    save_total_limit=0,
 )
-FAST_LORA = LoraSettings(r=4, alpha=8, dropout=0.0, learning_rate=1e-2, max_steps=6, per_device_train_batch_size=4, logging_steps=2, save_steps=3)
+FAST_LORA = LoraSettings(
+    r=4, alpha=8, dropout=0.0, learning_rate=1e-2, max_steps=6, per_device_train_batch_size=4, logging_steps=2, save_steps=3
+)
+
+
+def _train(kind, base, tokenizer, data, settings, output_dir, *, interrupt_after=None) -> TrainResult:
+    """A Lab 2 run trained into ``output_dir`` (not cached), as the notebook builds it; ``interrupt_after`` crashes it."""
+    callbacks = [InterruptAtStep(interrupt_after)] if interrupt_after is not None else []
+    trainer = build_trainer(kind, base, tokenizer, data, settings, output_dir=output_dir, seed=0, max_source_length=64,
+                            max_target_length=24, callbacks=callbacks)  # fmt: skip
+    return train_and_save(trainer, method=kind, base_model=base)
 
 
 def _state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -136,7 +151,11 @@ def test_collator_pads_per_batch_and_masks_labels(tiny_tokenizer, tiny_model, tr
 
 def test_padding_cost_hand_checked():
     tok = datasets.Dataset.from_dict(
-        {"input_ids": [[1] * 3, [1] * 5, [1] * 2], "attention_mask": [[1] * 3, [1] * 5, [1] * 2], "labels": [[1] * 2, [1], [1] * 4]}
+        {
+            "input_ids": [[1] * 3, [1] * 5, [1] * 2],
+            "attention_mask": [[1] * 3, [1] * 5, [1] * 2],
+            "labels": [[1] * 2, [1], [1] * 4],
+        }
     )
     cost = padding_cost(tok, pad_to=8, batch_size=2)
     assert cost["needed_tokens"] == 10 + 7
@@ -167,7 +186,7 @@ def test_normalize_answer():
 def test_train_full_trains_a_copy(tiny_tokenizer, tiny_model, train_set, tmp_path):
     before = _state(tiny_model)
     fingerprint = base_fingerprint(tiny_model, tiny_tokenizer, DIALOGUES)
-    result = train_full(tiny_model, tiny_tokenizer, train_set, FAST, output_dir=tmp_path / "full", seed=0)
+    result = _train("full", tiny_model, tiny_tokenizer, train_set, FAST, tmp_path / "full")
     after = _state(tiny_model)
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert base_fingerprint(tiny_model, tiny_tokenizer, DIALOGUES) == fingerprint
@@ -184,7 +203,7 @@ def test_train_full_trains_a_copy(tiny_tokenizer, tiny_model, train_set, tmp_pat
 
 def test_train_lora_adapter_roundtrip(tiny_tokenizer, tiny_model, train_set, tmp_path):
     before = _state(tiny_model)
-    result = train_lora(tiny_model, tiny_tokenizer, train_set, FAST_LORA, output_dir=tmp_path / "lora", seed=0, max_source_length=64, max_target_length=24)
+    result = _train("lora", tiny_model, tiny_tokenizer, train_set, FAST_LORA, tmp_path / "lora")
     assert all(torch.equal(before[k], v) for k, v in tiny_model.state_dict().items())
     assert 0 < result.trainable_fraction < 0.2
     assert (result.adapter_dir / "adapter_config.json").is_file()
@@ -205,17 +224,17 @@ def test_lora_starts_as_identity(tiny_tokenizer, tiny_model):
 
 def test_resume_from_last_complete_checkpoint(tiny_tokenizer, tiny_model, train_set, tmp_path):
     config = dataclasses.replace(FAST, save_steps=2)
-    reference = train_full(tiny_model, tiny_tokenizer, train_set, config, output_dir=tmp_path / "straight", seed=0)
+    reference = _train("full", tiny_model, tiny_tokenizer, train_set, config, tmp_path / "straight")
 
     run = tmp_path / "interrupted"
     with pytest.raises(KeyboardInterrupt):
-        train_full(tiny_model, tiny_tokenizer, train_set, config, output_dir=run, seed=0, interrupt_after=5)
+        _train("full", tiny_model, tiny_tokenizer, train_set, config, run, interrupt_after=5)
     assert last_complete_checkpoint(run).name == "checkpoint-4"
     (run / "checkpoint-9").mkdir()  # a half-written checkpoint (no trainer state) is never resumed from
     assert last_complete_checkpoint(run).name == "checkpoint-4"
     (run / "checkpoint-9").rmdir()
 
-    resumed = train_full(tiny_model, tiny_tokenizer, train_set, config, output_dir=run, seed=0)
+    resumed = _train("full", tiny_model, tiny_tokenizer, train_set, config, run)
     assert resumed.resumed_from is not None and resumed.resumed_from.endswith("checkpoint-4")
     assert resumed.optimizer_steps == 6
     for (name, a), b in zip(reference.model.state_dict().items(), resumed.model.state_dict().values()):
@@ -236,31 +255,38 @@ def test_lora_checkpoints_hold_only_the_adapter_ask_no_hub_and_resume_exactly(
     monkeypatch.setattr(peft_save, "check_file_exists_on_hf_hub", no_network)
     base = copy.deepcopy(tiny_model)
     base.name_or_path = "google/flan-t5-base"  # as the course's model, loaded by hub id
-    kw = dict(seed=0, max_source_length=64, max_target_length=24)
     for targets in (("q", "v"), ("q", "v", "lm_head")):
         settings = dataclasses.replace(FAST_LORA, target_modules=targets, save_steps=2)
         run = tmp_path / "-".join(targets)
         with pytest.raises(KeyboardInterrupt), private_umask():
-            train_lora(base, tiny_tokenizer, train_set, settings, output_dir=run, interrupt_after=5, **kw)
+            _train("lora", base, tiny_tokenizer, train_set, settings, run, interrupt_after=5)
         assert not_published(run / "checkpoint-4") == []  # another user of a shared cache can resume it
         with safe_open(str(run / "checkpoint-4" / "adapter_model.safetensors"), "pt") as saved:
-            assert saved.keys() and all("lora_" in key for key in saved.keys()), targets
-        resumed = train_lora(base, tiny_tokenizer, train_set, settings, output_dir=run, **kw)
+            assert saved.keys() and all("lora_" in key for key in saved.keys()), targets  # noqa: SIM118 (safe_open)
+        resumed = _train("lora", base, tiny_tokenizer, train_set, settings, run)
         assert resumed.resumed_from.endswith("checkpoint-4")
-        straight = train_lora(base, tiny_tokenizer, train_set, settings, output_dir=tmp_path / f"straight-{run.name}", **kw)
+        straight = _train("lora", base, tiny_tokenizer, train_set, settings, tmp_path / f"straight-{run.name}")
         torch.testing.assert_close(
-            _logits(resumed.model, tiny_tokenizer, DIALOGUES), _logits(straight.model, tiny_tokenizer, DIALOGUES), rtol=1e-5, atol=1e-6
+            _logits(resumed.model, tiny_tokenizer, DIALOGUES),
+            _logits(straight.model, tiny_tokenizer, DIALOGUES),
+            rtol=1e-5,
+            atol=1e-6,
         )
 
 
-def test_cached_run_is_published_readable_and_reloads(tiny_tokenizer, tiny_model, train_set, tmp_path):
-    """Lab 2's cache (final/, run_info.json) is 0755/0644 even under umask 077 (shared caches), without checkpoints."""
-    profile = SimpleNamespace(
-        lab2=SimpleNamespace(lora=FAST_LORA, full=FAST, train_every=1, train_first=0, replay_fraction=0.0),
-        dataset="toy", dataset_revision="", model="toy", model_revision="", seed=0,
+def _toy_profile(**lab2_changes) -> SimpleNamespace:
+    """The parts of a profile Lab 2's cache reads, with the fast settings above."""
+    lab2 = {"lora": FAST_LORA, "full": FAST, "train_every": 1, "train_first": 0, "replay_fraction": 0.0, **lab2_changes}
+    return SimpleNamespace(
+        lab2=SimpleNamespace(**lab2), dataset="toy", dataset_revision="", model="toy", model_revision="", seed=0
     )
+
+
+def test_cached_run_is_published_readable_and_reloads(tiny_tokenizer, tiny_model, train_set, tmp_path, capsys):
+    """Lab 2's cache (final/, run_info.json) is 0755/0644 even under umask 077 (shared caches), without checkpoints."""
+    profile = _toy_profile()
     with private_umask():
-        trained = cached_training("lora", profile, tiny_model, tiny_tokenizer, train_set, cache_dir=tmp_path, base_weights="w")
+        trained = train_run("lora", profile, tiny_model, tiny_tokenizer, train_set, cache_dir=tmp_path, base_weights="w")
     run_dir = trained.run_dir
     assert not list(run_dir.glob("checkpoint-*"))  # a finished run keeps only what a later call loads
     published = [run_dir / FINAL_DIR, run_dir / RUN_INFO_FILE]
@@ -270,29 +296,40 @@ def test_cached_run_is_published_readable_and_reloads(tiny_tokenizer, tiny_model
     (run_dir / FINAL_DIR).chmod(0o700)  # as runs cached before the fix were left
     (run_dir / RUN_INFO_FILE).chmod(0o600)
     os.utime(run_dir / RUN_INFO_FILE, (1e9, 1e9))  # loaded long ago
-    cached = cached_training("lora", profile, tiny_model, tiny_tokenizer, train_set, cache_dir=tmp_path, base_weights="w")
-    assert cached.extra == {"cached": True} and cached.history == trained.history
+    cached = train_run("lora", profile, tiny_model, tiny_tokenizer, train_set, cache_dir=tmp_path, base_weights="w")
+    assert cached.cached and not trained.cached and cached.history == trained.history
+    assert f"loaded the finished lora run from {run_dir} (trained " in capsys.readouterr().out  # and says so
     assert (run_dir / RUN_INFO_FILE).stat().st_mtime > time.time() - 600  # "last used", for genai-labs cache --older-than
     lock = run_dir.parent / f".{run_dir.name}.lock"
     with file_lock(lock, shared=True):  # another process loading the run: loads share the lock
-        cached_training("lora", profile, tiny_model, tiny_tokenizer, train_set, cache_dir=tmp_path, base_weights="w")
-    cached_training("lora", profile, tiny_model, tiny_tokenizer, train_set, cache_dir=tmp_path, base_weights="w", force=True)
+        train_run("lora", profile, tiny_model, tiny_tokenizer, train_set, cache_dir=tmp_path, base_weights="w")
+    train_run("lora", profile, tiny_model, tiny_tokenizer, train_set, cache_dir=tmp_path, base_weights="w", force=True)
     assert not [p for p in run_dir.parent.iterdir() if ".old-" in p.name]  # the replaced run is gone whole
     assert not_published(run_dir / FINAL_DIR) == [] and not_published(run_dir / RUN_INFO_FILE) == []  # opened on load
     assert torch.equal(_logits(cached.model, tiny_tokenizer, DIALOGUES), _logits(trained.model, tiny_tokenizer, DIALOGUES))
 
 
+def test_cached_run_refuses_a_trainer_that_is_not_the_profiles(tiny_tokenizer, tiny_model, train_set, tmp_path):
+    """The cache key is the profile's settings: a trainer built with other arguments (or another LoraConfig) would be
+    cached under the wrong key, so it is refused with the way out."""
+    kw = {"seed": 0, "max_source_length": 64, "max_target_length": 24}
+    run = cached_run("full", _toy_profile(), tiny_model, cache_dir=tmp_path, base_weights="w")
+    faster = dataclasses.replace(FAST, learning_rate=0.5)
+    trainer = build_trainer("full", tiny_model, tiny_tokenizer, train_set, faster, output_dir=run.folder, **kw)
+    with pytest.raises(ValueError, match=r"\(learning_rate\).*load_profile"):
+        run.train(trainer)
+    run = cached_run("lora", _toy_profile(), tiny_model, cache_dir=tmp_path, base_weights="w")
+    wider = dataclasses.replace(FAST_LORA, r=8)
+    trainer = build_trainer("lora", tiny_model, tiny_tokenizer, train_set, wider, output_dir=run.folder, **kw)
+    trainer.args = training_arguments(FAST_LORA, output_dir=run.folder, seed=0, device="cpu")  # only the adapter differs
+    with pytest.raises(ValueError, match=r"LoraConfig\.r\b"):
+        run.train(trainer)
+    assert not (run.folder / FINAL_DIR).exists() and not (run.folder / RUN_INFO_FILE).exists()  # nothing trained
+
+
 def test_lora_trainable_count_on_course_shaped_flan_t5_base():
     """FLAN-T5-base (d_model 768, d_ff 2048, 12+12 layers, 12 heads, vocab 32128, untied): r=32 on q, v."""
-    from transformers import T5Config, T5ForConditionalGeneration
-
-    from genai_labs.config import load_profile
-    from genai_labs.models import count_parameters, untie_lm_head
-
-    config = T5Config(
-        vocab_size=32128, d_model=768, d_ff=2048, d_kv=64, num_layers=12, num_decoder_layers=12, num_heads=12,
-        feed_forward_proj="gated-gelu", tie_word_embeddings=False, decoder_start_token_id=0, pad_token_id=0, eos_token_id=1,
-    )
+    config = flan_t5_base_config()
     settings = load_profile("course").lab2.lora
     assert (settings.r, settings.alpha, settings.target_modules, settings.dropout) == (32, 32, ("q", "v"), 0.05)
     torch.manual_seed(0)
@@ -307,11 +344,6 @@ def test_lora_trainable_count_on_course_shaped_flan_t5_base():
 
 
 def test_training_flops_counts_the_examples_the_run_will_see() -> None:
-    from transformers import T5Config
-
-    from genai_labs.finetune import planned_steps, training_flops
-    from genai_labs.models import t5_forward_flops
-
     config = T5Config(vocab_size=100, d_model=16, d_ff=32, d_kv=4, num_layers=1, num_decoder_layers=1, num_heads=4)
     tokenized = datasets.Dataset.from_dict({"input_ids": [[5] * 10, [5] * 30], "labels": [[6] * 4, [6] * 8]})
     per_example = (t5_forward_flops(config, 1, 10, 4) + t5_forward_flops(config, 1, 30, 8)) / 2

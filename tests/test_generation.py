@@ -1,4 +1,4 @@
-"""Tests for genai_labs.generation (batched seeded generation, config checks) and genai_labs.sampling."""
+"""Tests for genai_labs.generation (batched seeded generation, config checks) and genai_labs.lab1.sampling."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import math
 import matplotlib
 import pytest
 import torch
-from tokenizers import Tokenizer, models, pre_tokenizers, processors
 from transformers import GenerationConfig, PreTrainedTokenizerFast, T5Config, T5ForConditionalGeneration
 from transformers.generation.logits_process import (
     LogitsProcessorList,
@@ -23,7 +22,7 @@ from genai_labs.generation import (
     generate_texts,
     validate_generation_config,
 )
-from genai_labs.sampling import (
+from genai_labs.lab1.sampling import (
     apply_temperature,
     plot_next_token_distributions,
     sampling_distribution,
@@ -33,28 +32,38 @@ from genai_labs.sampling import (
 
 matplotlib.use("Agg")
 
-WORDS = "the a cat dog sat on mat ran to park and then saw bird big small red blue green house tree".split()
+WORDS = [
+    "the",
+    "a",
+    "cat",
+    "dog",
+    "sat",
+    "on",
+    "mat",
+    "ran",
+    "to",
+    "park",
+    "and",
+    "then",
+    "saw",
+    "bird",
+    "big",
+    "small",
+    "red",
+    "blue",
+    "green",
+    "house",
+    "tree",
+]
 INF = float("inf")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def single_thread():
-    """Tiny matmuls are fastest on one thread (and CI's few cores are shared)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def tokenizer() -> PreTrainedTokenizerFast:
-    vocab = {"<pad>": 0, "</s>": 1, "<unk>": 2, **{w: i + 3 for i, w in enumerate(WORDS)}}
-    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>", model_max_length=32
-    )
+def tokenizer(word_tokenizer) -> PreTrainedTokenizerFast:
+    return word_tokenizer(WORDS, split_punctuation=True, model_max_length=32)
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from genai_labs.config import load_profile
-from genai_labs.detox import DetoxResult, detoxify
+from genai_labs.core.profiles import load_profile
+from genai_labs.lab3.detox import DetoxResult, detoxify
 
 pytestmark = pytest.mark.slow
 
@@ -52,13 +52,15 @@ def test_course_shaped_standins_run_a_ppo_step(course_standins: dict[str, Path],
     """The course profile's path (flan-t5-base + LoRA r32 q,v, roberta-base reward) for one small PPO step."""
     from dataclasses import replace
 
-    from genai_labs.detox import reward_function
-    from genai_labs.finetune import add_lora
+    from genai_labs.lab2.finetune import add_lora
+    from genai_labs.lab3.detox import reward_function
+    from genai_labs.lab3.ppo import Seq2SeqPPO
+    from genai_labs.lab3.value_head import trainable_parameter_breakdown
     from genai_labs.models import load_reward_model, load_seq2seq
-    from genai_labs.ppo import Seq2SeqPPO
-    from genai_labs.value_head import trainable_parameter_breakdown
 
-    profile = load_profile("course", env={}, model=str(course_standins["model"]), reward_model=str(course_standins["reward_model"]))
+    profile = load_profile(
+        "course", env={}, model=str(course_standins["model"]), reward_model=str(course_standins["reward_model"])
+    )
     base, tokenizer = load_seq2seq(profile)
     policy = add_lora(base, profile.lab2.lora, seed=0)
     classifier, classifier_tokenizer = load_reward_model(profile)

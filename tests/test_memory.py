@@ -1,10 +1,10 @@
-"""Memory measures (genai_labs.memory): live tensor bytes and optimizer state, used by Lab 2 and the benchmarks."""
+"""Memory measures (genai_labs.lab2.memory): live tensor bytes and optimizer state, used by Lab 2 and the benchmarks."""
 
 from __future__ import annotations
 
 import torch
 
-from genai_labs import memory
+from genai_labs.lab2 import memory
 
 
 def test_allocated_peak_bytes_counts_what_the_function_holds_at_once() -> None:

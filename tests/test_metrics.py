@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 from rouge_score import rouge_scorer
-from tokenizers import Tokenizer, models, pre_tokenizers, processors
 from transformers import PreTrainedTokenizerFast, RobertaConfig, RobertaForSequenceClassification
 
 from genai_labs.metrics import (
@@ -163,7 +162,7 @@ def test_best_constant_baseline_matches_brute_force() -> None:
         "#Person1# and #Person2# talk about the weather.",
         "#Person1# is running late for the meeting.",
     ]
-    candidates = refs + ["the bill", "#Person1# #Person2# the bill", ""]
+    candidates = [*refs, "the bill", "#Person1# #Person2# the bill", ""]
     text, score = best_constant_baseline(refs, candidates)
     scorer = rouge_scorer.RougeScorer(["rouge1"], use_stemmer=True)
     brute = {c: np.mean([scorer.score(r, c)["rouge1"].fmeasure for r in refs]) for c in candidates}
@@ -190,20 +189,12 @@ def test_distinct_n() -> None:
 
 
 @pytest.fixture(scope="module")
-def classifier() -> tuple[RobertaForSequenceClassification, PreTrainedTokenizerFast]:
-    words = "you are nice kind stupid idiot the a friend great terrible".split()
-    vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3, **{w: i + 4 for i, w in enumerate(words)}}
-    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok.post_processor = processors.TemplateProcessing(
-        single="<s> $A </s>", special_tokens=[("<s>", 0), ("</s>", 2)]
-    )
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>", unk_token="<unk>"
-    )
+def classifier(word_tokenizer) -> tuple[RobertaForSequenceClassification, PreTrainedTokenizerFast]:
+    words = ["you", "are", "nice", "kind", "stupid", "idiot", "the", "a", "friend", "great", "terrible"]
+    tokenizer = word_tokenizer(words, roberta=True, split_punctuation=True)
     torch.manual_seed(0)
     config = RobertaConfig(
-        vocab_size=len(vocab),
+        vocab_size=len(tokenizer),
         hidden_size=16,
         num_hidden_layers=1,
         num_attention_heads=2,
@@ -269,7 +260,7 @@ def test_toxicity_summary() -> None:
 
 
 def test_toxicity_report_uses_the_same_rule() -> None:
-    from genai_labs.detox import ToxicityReport
+    from genai_labs.lab3.detox import ToxicityReport
 
     probs = np.array([0.1, 0.5, 0.9, 0.2])
     report = ToxicityReport(summaries=["a", "b", "c", "d"], probabilities=probs)

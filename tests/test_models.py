@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from genai_labs.config import DEVICES, load_profile
-from genai_labs.models import choose_device, count_parameters, load_reward_model, load_seq2seq
-from genai_labs.sources import SourceUnavailableError
+from genai_labs.core.profiles import DEVICES, load_profile
+from genai_labs.core.sources import SourceUnavailableError
+from genai_labs.core.torch_runtime import choose_device
+from genai_labs.models import count_parameters, load_reward_model, load_seq2seq
 
 
 def test_tiny_loads_fresh_untied_instances() -> None:
@@ -31,8 +32,10 @@ def test_tiny_reward_model_labels() -> None:
 
 
 def test_course_shaped_standins_load_through_the_same_functions(course_standins: dict[str, Path]) -> None:
-    profile = load_profile("course", env={}, model=str(course_standins["model"]), reward_model=str(course_standins["reward_model"]))
-    model, tokenizer = load_seq2seq(profile)
+    profile = load_profile(
+        "course", env={}, model=str(course_standins["model"]), reward_model=str(course_standins["reward_model"])
+    )
+    model, _tokenizer = load_seq2seq(profile)
     assert count_parameters(model) == (247_577_856, 247_577_856)  # flan-t5-base, as the course prints
     assert model.lm_head.weight.data_ptr() != model.shared.weight.data_ptr()
     assert torch.allclose(model.lm_head.weight, model.shared.weight * 0.5)  # the checkpoint's own untied head
@@ -61,7 +64,9 @@ def test_missing_local_model_folder(tmp_path: Path) -> None:
 def test_missing_relative_model_folder_is_not_tried_on_the_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(SourceUnavailableError, match=f"field 'reward_model'.*no such folder: {tmp_path / 'models' / 'x' / 'y'}") as err:
+    with pytest.raises(
+        SourceUnavailableError, match=f"field 'reward_model'.*no such folder: {tmp_path / 'models' / 'x' / 'y'}"
+    ) as err:
         load_reward_model(load_profile("course", env={}, reward_model="models/x/y"))
     assert "GENAI_LABS_REWARD_MODEL" in str(err.value) and "hub" not in str(err.value)
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,8 +21,11 @@ def _pyproject() -> dict:
 def test_environment_yml_lists_the_same_packages_as_pyproject() -> None:
     project = _pyproject()["project"]
     declared = {_name(r) for r in project["dependencies"] + project["optional-dependencies"]["test"]}
-    pip_lines = [line.strip()[2:].strip('"') for line in (ROOT / "environment.yml").read_text().splitlines()
-                 if line.strip().startswith("- ") and line.startswith(" " * 6)]
+    pip_lines = [
+        line.strip()[2:].strip('"')
+        for line in (ROOT / "environment.yml").read_text().splitlines()
+        if line.strip().startswith("- ") and line.startswith(" " * 6)
+    ]
     listed = {_name(line) for line in pip_lines if not line.startswith(("-", "--")) and line != "-e ."}
     assert listed == declared, f"only in environment.yml: {listed - declared}; only in pyproject: {declared - listed}"
 

@@ -1,4 +1,4 @@
-"""Tests for Lab 3's seq2seq PPO (genai_labs.ppo, genai_labs.value_head) on a tiny random T5 + LoRA."""
+"""Tests for Lab 3's seq2seq PPO (genai_labs.lab3.ppo, genai_labs.lab3.value_head) on a tiny random T5 + LoRA."""
 
 from __future__ import annotations
 
@@ -6,18 +6,16 @@ import math
 import warnings
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 from test_atomic_io import not_published, private_umask
-from tokenizers import Tokenizer, models, pre_tokenizers, processors
 from transformers import PreTrainedTokenizerFast, T5Config, T5ForConditionalGeneration
 
-from genai_labs.config import PPOConfig
+from genai_labs.core.profiles import PPOConfig
 from genai_labs.generation import PromptTooLongError
-from genai_labs.ppo import (
+from genai_labs.lab3.ppo import (
     AdaptiveKLController,
     FixedKLController,
     Seq2SeqPPO,
@@ -33,7 +31,7 @@ from genai_labs.ppo import (
     sample_response_lengths,
     whiten,
 )
-from genai_labs.value_head import (
+from genai_labs.lab3.value_head import (
     REFERENCE_ADAPTER,
     adapter_parameters,
     reference_memory_savings,
@@ -42,7 +40,7 @@ from genai_labs.value_head import (
 )
 
 WORDS = [f"w{i}" for i in range(61)]
-VOCAB = {"<pad>": 0, "</s>": 1, "<unk>": 2, **{w: i + 3 for i, w in enumerate(WORDS)}}
+VOCAB_SIZE = 3 + len(WORDS)  # <pad>, </s>, <unk> and the words (the word_tokenizer fixture)
 GOOD_WORDS = {f"w{i}" for i in range(20)}  # the toy reward: share of response words from this set
 PROMPTS = [" ".join(WORDS[(3 * i + j) % len(WORDS)] for j in range(6)) for i in range(64)]
 
@@ -61,29 +59,21 @@ TOY_CONFIG = PPOConfig(
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    """Tiny models run fastest (and identically) on one thread, especially on shared CPUs."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def tokenizer() -> PreTrainedTokenizerFast:
-    tok = Tokenizer(models.WordLevel(VOCAB, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tok.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
-    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>")
+def tokenizer(word_tokenizer) -> PreTrainedTokenizerFast:
+    return word_tokenizer(WORDS)
 
 
-def tiny_policy(seed: int = 0, lora_dropout: float = 0.0, dropout_rate: float = 0.0,
-                modules_to_save: list[str] | None = None) -> PeftModel:
+def tiny_policy(
+    seed: int = 0, lora_dropout: float = 0.0, dropout_rate: float = 0.0, modules_to_save: list[str] | None = None
+) -> PeftModel:
     """A random 1+1-layer T5 (d_model 32, vocab 64) with LoRA on q, v, o."""
     torch.manual_seed(seed)
     config = T5Config(
-        vocab_size=len(VOCAB),
+        vocab_size=VOCAB_SIZE,
         d_model=32,
         d_kv=8,
         d_ff=64,
@@ -95,8 +85,9 @@ def tiny_policy(seed: int = 0, lora_dropout: float = 0.0, dropout_rate: float = 
         pad_token_id=0,
         eos_token_id=1,
     )
-    lora = LoraConfig(r=8, lora_alpha=16, target_modules=["q", "v", "o"], lora_dropout=lora_dropout,
-                      modules_to_save=modules_to_save)
+    lora = LoraConfig(
+        r=8, lora_alpha=16, target_modules=["q", "v", "o"], lora_dropout=lora_dropout, modules_to_save=modules_to_save
+    )
     with warnings.catch_warnings():  # peft probes a deprecated transformers property
         warnings.simplefilter("ignore")
         return get_peft_model(T5ForConditionalGeneration(config), lora)
@@ -257,7 +248,7 @@ def test_value_head_and_logprob_shapes(tokenizer: PreTrainedTokenizerFast) -> No
     logprobs, values, logits = policy_forward(
         trainer.model, trainer.value_head, roll.input_ids, roll.attention_mask, roll.decoder_ids, roll.response_mask
     )
-    assert logprobs.shape == (B, T) and values.shape == (B, T) and logits.shape == (B, T, len(VOCAB))
+    assert logprobs.shape == (B, T) and values.shape == (B, T) and logits.shape == (B, T, VOCAB_SIZE)
     assert torch.all(logprobs <= 0)
     assert len(roll.responses) == B and all(isinstance(r, str) for r in roll.responses)
 
@@ -265,7 +256,7 @@ def test_value_head_and_logprob_shapes(tokenizer: PreTrainedTokenizerFast) -> No
 def test_kl_is_exactly_zero_when_policy_equals_reference(tokenizer: PreTrainedTokenizerFast) -> None:
     model = tiny_policy()
     with torch.no_grad():  # a non-trivial adapter (LoRA B starts at zero)
-        for name, param in adapter_parameters(model, "default").items():
+        for param in adapter_parameters(model, "default").values():
             param.add_(0.3 * torch.randn_like(param))
     trainer = Seq2SeqPPO(model, tokenizer, toy_reward, TOY_CONFIG)
     assert REFERENCE_ADAPTER in model.peft_config
@@ -363,7 +354,7 @@ def test_too_long_prompts_raise_before_training(tokenizer: PreTrainedTokenizerFa
     """Like generate_texts, PPO never truncates a prompt: it names the prompt, its length, the limit and the fix."""
     trainer = Seq2SeqPPO(tiny_policy(), tokenizer, toy_reward, TOY_CONFIG, max_input_tokens=7)  # PROMPTS: 6 words + </s>
     trainer.check_prompts(PROMPTS)
-    prompts = PROMPTS[:3] + [PROMPTS[3] + " w1 w2"] + PROMPTS[4:]
+    prompts = [*PROMPTS[:3], PROMPTS[3] + " w1 w2", *PROMPTS[4:]]
     with pytest.raises(PromptTooLongError, match=r"prompts\[3\] has 9 tokens but the policy's context is 7 tokens") as error:
         trainer.train(prompts, steps=1, progress=False)
     assert "max_input_tokens" in str(error.value) and "prompt_max_chars" in str(error.value)

@@ -1,4 +1,4 @@
-"""Lab 1's experiment functions (genai_labs.prompt_study) on the tiny world and on a course-shaped stand-in."""
+"""Lab 1's experiment functions (genai_labs.lab1.prompt_study) on the tiny world and on a course-shaped stand-in."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from genai_labs.config import load_profile
+from genai_labs.core.profiles import load_profile
 from genai_labs.data import load_dialogsum
 from genai_labs.generation import GenerationSettings
-from genai_labs.models import load_seq2seq
-from genai_labs.prompt_study import (
+from genai_labs.lab1.prompt_study import (
     STYLES,
     diversity_by_temperature,
     most_uncertain_step,
@@ -21,6 +20,7 @@ from genai_labs.prompt_study import (
     style_predictions,
     style_rouge,
 )
+from genai_labs.models import load_seq2seq
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +32,14 @@ def tiny():
 
 def test_side_by_side_has_every_style(tiny) -> None:
     profile, model, tokenizer, data = tiny
-    table = side_by_side(model, tokenizer, data.test, [profile.lab1.target_index], shots_from(data.test, profile.lab1),
-                         GenerationSettings(max_new_tokens=8))
+    table = side_by_side(
+        model,
+        tokenizer,
+        data.test,
+        [profile.lab1.target_index],
+        shots_from(data.test, profile.lab1),
+        GenerationSettings(max_new_tokens=8),
+    )
     assert list(table["style"]) == list(STYLES)
     assert list(table["shots used"])[:4] == [0, 0, 0, 1]
     assert 1 <= table["shots used"].iloc[4] <= 3  # three shots overflow 512 tokens here: the oldest are dropped
@@ -54,13 +60,31 @@ def test_style_rouge_is_reproducible(tiny) -> None:
 
 
 def test_generation_settings_and_distribution(tiny) -> None:
-    profile, model, tokenizer, data = tiny
+    _profile, model, tokenizer, data = tiny
     prompt = data.test[0]["dialogue"]
-    table = settings_table(model, tokenizer, prompt, {"greedy": GenerationSettings(max_new_tokens=6),
-                                                       "hot": GenerationSettings(max_new_tokens=6, do_sample=True, temperature=2.0)}, seed=0)
+    table = settings_table(
+        model,
+        tokenizer,
+        prompt,
+        {
+            "greedy": GenerationSettings(max_new_tokens=6),
+            "hot": GenerationSettings(max_new_tokens=6, do_sample=True, temperature=2.0),
+        },
+        seed=0,
+    )
     assert list(table["setting"]) == ["greedy", "hot"]
-    assert table.equals(settings_table(model, tokenizer, prompt, {"greedy": GenerationSettings(max_new_tokens=6),
-                                                                 "hot": GenerationSettings(max_new_tokens=6, do_sample=True, temperature=2.0)}, seed=0))
+    assert table.equals(
+        settings_table(
+            model,
+            tokenizer,
+            prompt,
+            {
+                "greedy": GenerationSettings(max_new_tokens=6),
+                "hot": GenerationSettings(max_new_tokens=6, do_sample=True, temperature=2.0),
+            },
+            seed=0,
+        )
+    )
     logits, _ = next_token_logits(model, tokenizer, prompt, step=1)
     assert logits.shape == (model.config.vocab_size,)
     diversity = diversity_by_temperature(model, tokenizer, [prompt], [0.1, 2.0], samples=4, max_new_tokens=8)
@@ -76,7 +100,9 @@ def test_most_uncertain_step_stays_inside_the_answer(tiny) -> None:
     n_answer = len(tokenizer(greedy, add_special_tokens=False)["input_ids"])
     step = most_uncertain_step(model, tokenizer, prompt, max_new_tokens=20)
     assert 0 <= step <= n_answer  # the step emitting </s> is the last one
-    entropy = lambda s: float(torch.distributions.Categorical(logits=next_token_logits(model, tokenizer, prompt, step=s)[0]).entropy())
+    entropy = lambda s: float(
+        torch.distributions.Categorical(logits=next_token_logits(model, tokenizer, prompt, step=s)[0]).entropy()
+    )
     assert all(entropy(step) >= entropy(s) for s in range(n_answer + 1))
     logits, prefix = next_token_logits(model, tokenizer, prompt, step=n_answer)
     assert prefix == greedy and int(logits.argmax()) == tokenizer.eos_token_id
@@ -87,15 +113,19 @@ def test_most_uncertain_step_stays_inside_the_answer(tiny) -> None:
 def test_style_rouge_names_a_missing_baseline() -> None:
     with pytest.raises(ValueError, match="baseline='instruction'.*'mine'"):
         style_rouge({"mine": ["a"], "flan": ["b"]}, [["a"]])
-    table, differences = style_rouge({"mine": ["a b"], "flan": ["b"]}, [["a b"]], baseline="flan", resamples=10)
+    _table, differences = style_rouge({"mine": ["a b"], "flan": ["b"]}, [["a b"]], baseline="flan", resamples=10)
     assert list(differences["system"].unique()) == ["mine"]
 
 
 def test_course_shaped_standin_runs_lab1(course_standins: dict[str, Path]) -> None:
     """The course profile's Lab 1 path (flan-t5-base architecture, course indices 40/80/120 -> 200) on two dialogues."""
-    profile = load_profile("course", env={}, model=str(course_standins["model"]), dataset=str(Path(__file__).resolve().parents[1] / "data" / "world"))
+    profile = load_profile(
+        "course", env={}, model=str(course_standins["model"]), dataset=str(Path(__file__).resolve().parents[1] / "data" / "world")
+    )
     model, tokenizer = load_seq2seq(profile)
     data = load_dialogsum(profile)
     target = 200 if len(data.test) > 200 else 150  # the world's test split has 200 dialogues
-    table = side_by_side(model, tokenizer, data.test, [target], shots_from(data.test, profile.lab1), GenerationSettings(max_new_tokens=2))
+    table = side_by_side(
+        model, tokenizer, data.test, [target], shots_from(data.test, profile.lab1), GenerationSettings(max_new_tokens=2)
+    )
     assert list(table["style"]) == list(STYLES) and len(table) == 5

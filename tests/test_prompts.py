@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from tokenizers import Tokenizer, models, pre_tokenizers, processors
 from transformers import PreTrainedTokenizerFast
 
 from genai_labs.prompts import (
@@ -16,9 +15,9 @@ from genai_labs.prompts import (
     flan_prompt,
     flan_shot,
     instruction_prompt,
+    ppo_prompt,
     prompt_token_table,
     training_prompt,
-    ppo_prompt,
 )
 
 DIALOGUE = "#Person1#: Hi.\n#Person2#: Hello."
@@ -30,12 +29,9 @@ SHOTS = [
 
 
 @pytest.fixture(scope="module")
-def tokenizer() -> PreTrainedTokenizerFast:
-    """Word-level: every whitespace/punctuation-separated piece is one token (unknown words -> <unk>), plus </s>."""
-    tok = Tokenizer(models.WordLevel({"<pad>": 0, "</s>": 1, "<unk>": 2}, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tok.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
-    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>")
+def tokenizer(word_tokenizer) -> PreTrainedTokenizerFast:
+    """Word-level: every whitespace-separated piece is one token (all of them <unk>), plus </s>."""
+    return word_tokenizer()
 
 
 def n_words(text: str) -> int:
@@ -115,7 +111,10 @@ def test_drop_shots_earliest_first(tokenizer) -> None:
 
 def test_model_max_length_is_the_default_budget(tokenizer) -> None:
     limited = PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer.backend_tokenizer, pad_token="<pad>", eos_token="</s>", unk_token="<unk>",
+        tokenizer_object=tokenizer.backend_tokenizer,
+        pad_token="<pad>",
+        eos_token="</s>",
+        unk_token="<unk>",
         model_max_length=n_words(flan_prompt(DIALOGUE)),
     )
     build = build_prompt("one_shot", DIALOGUE, shots=SHOTS[:1], tokenizer=limited)
@@ -148,7 +147,8 @@ def test_prompt_token_table(tokenizer) -> None:
 
 
 def test_one_budget_rule_shared_with_generation(tokenizer) -> None:
-    from genai_labs import generation, prompt_study
+    from genai_labs import generation
+    from genai_labs.lab1 import prompt_study
 
     assert generation.context_limit is context_limit  # one implementation of the token budget
     assert prompt_study.STYLES is STYLES  # one list of Lab 1's styles

@@ -1,8 +1,11 @@
-"""The instructor command (genai_labs.runner, genai_labs.cli) on small stand-in notebooks."""
+"""The instructor command (genai_labs.instructor.runner, genai_labs.instructor.cli) on small stand-in notebooks."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -12,8 +15,9 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from genai_labs.check_notebooks import dirty_cells, strip_outputs
-from genai_labs.cli import main
-from genai_labs.runner import LabRunError, RunSetupError, discover_labs, run_labs
+from genai_labs.check_notebooks import main as check
+from genai_labs.instructor.cli import main
+from genai_labs.instructor.runner import LabRunError, RunSetupError, discover_labs, run_labs
 
 
 def _notebook(path: Path, *sources: str) -> Path:
@@ -29,8 +33,13 @@ def _notebook(path: Path, *sources: str) -> Path:
 def labs_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "labs"
     folder.mkdir()
-    _notebook(folder / "01_first.ipynb", "md:# Lab 1 — First", "import os\nfrom genai_labs.report import record_figures",
-              "md:## 2. Figures", "record_figures('lab1', {'rouge1': {'instruction': 0.25}, 'profile_seen': os.environ['GENAI_LABS_PROFILE']})")
+    _notebook(
+        folder / "01_first.ipynb",
+        "md:# Lab 1 — First",
+        "import os\nfrom genai_labs.core.run_figures import record_figures",
+        "md:## 2. Figures",
+        "record_figures('lab1', {'rouge1': {'instruction': 0.25}, 'profile_seen': os.environ['GENAI_LABS_PROFILE']})",
+    )
     _notebook(folder / "02_second.ipynb", "x = 1 + 1", "print(x)")
     monkeypatch.setenv("GENAI_LABS_LABS_DIR", str(folder))
     return folder
@@ -46,14 +55,25 @@ def test_run_writes_notebooks_figures_and_report(
     # A user-level kernelspec named python3 that cannot start: the runner must use this interpreter anyway.
     spec = tmp_path / "jupyter" / "kernels" / "python3"
     spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({"argv": ["/nonexistent/python", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-                                                  "display_name": "broken", "language": "python"}))
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": ["/nonexistent/python", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "broken",
+                "language": "python",
+            }
+        )
+    )
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("GENAI_LABS_CACHE", "cache-rel")  # relative to where the command runs, not to labs/
-    _notebook(labs_folder / "02_second.ipynb", "x = 1 + 1", "print(x)",
-              "import os, sys\nprint(sys.executable)\nprint(os.environ['GENAI_LABS_CACHE'])",
-              "from tqdm.auto import tqdm\nfor _ in tqdm(range(3), desc='steps'):\n    pass")
+    _notebook(
+        labs_folder / "02_second.ipynb",
+        "x = 1 + 1",
+        "print(x)",
+        "import os, sys\nprint(sys.executable)\nprint(os.environ['GENAI_LABS_CACHE'])",
+        "from tqdm.auto import tqdm\nfor _ in tqdm(range(3), desc='steps'):\n    pass",
+    )
     result = run_labs(["lab1", "lab2"], profile="tiny", out=tmp_path / "runs", progress=False)
     assert result.run_dir.parent == tmp_path / "runs" and result.run_dir.name.startswith("run-")
     figures = json.loads((result.run_dir / "figures.json").read_text())
@@ -77,8 +97,13 @@ def test_run_writes_notebooks_figures_and_report(
 
 
 def test_failing_cell_is_named_recorded_and_finished_work_stays(labs_folder: Path, tmp_path: Path) -> None:
-    _notebook(labs_folder / "03_broken.ipynb", "md:# Broken", "print('fine')", "md:## Next",
-              "x = 1\nraise ValueError('\\x1b[31mboom\\x1b[0m')")
+    _notebook(
+        labs_folder / "03_broken.ipynb",
+        "md:# Broken",
+        "print('fine')",
+        "md:## Next",
+        "x = 1\nraise ValueError('\\x1b[31mboom\\x1b[0m')",
+    )
     with pytest.raises(LabRunError) as caught:
         run_labs(["lab2", "lab3"], profile="tiny", out=tmp_path / "runs", progress=False)
     message = str(caught.value)
@@ -92,16 +117,28 @@ def test_failing_cell_is_named_recorded_and_finished_work_stays(labs_folder: Pat
     assert partial.cells[1].outputs[0]["text"] == "fine\n"
     figures = json.loads((run_dir / "figures.json").read_text())
     assert figures["status"] == "failed" and set(figures["timings_s"]) == {"lab2", "lab3"}
-    assert figures["failed"] == {"lab": "lab3", "notebook": "03_broken.ipynb",
-                                 "cell": "code cell 2 (cell 4 of the notebook): `x = 1`", "error": "ValueError: boom"}
+    assert figures["failed"] == {
+        "lab": "lab3",
+        "notebook": "03_broken.ipynb",
+        "cell": "code cell 2 (cell 4 of the notebook): `x = 1`",
+        "error": "ValueError: boom",
+    }
     first_lines = (run_dir / "report.md").read_text().splitlines()[:3]
-    assert any(line.startswith("**FAILED**: lab3 (03_broken.ipynb) stopped at code cell 2") and "ValueError: boom" in line
-               for line in first_lines)
+    assert any(
+        line.startswith("**FAILED**: lab3 (03_broken.ipynb) stopped at code cell 2") and "ValueError: boom" in line
+        for line in first_lines
+    )
 
 
 def test_dead_kernel_is_a_lab_run_error(labs_folder: Path, tmp_path: Path) -> None:
-    _notebook(labs_folder / "03_dies.ipynb", "print('alive')", "import os\nos.write(2, b'native library: out of memory\\n')\nos._exit(1)")
-    with pytest.raises(LabRunError, match=r"lab3 \(03_dies.ipynb\) stopped at code cell 2 (.|\n)*kernel died(.|\n)*03_dies.kernel.log") as caught:
+    _notebook(
+        labs_folder / "03_dies.ipynb",
+        "print('alive')",
+        "import os\nos.write(2, b'native library: out of memory\\n')\nos._exit(1)",
+    )
+    with pytest.raises(
+        LabRunError, match=r"lab3 \(03_dies.ipynb\) stopped at code cell 2 (.|\n)*kernel died(.|\n)*03_dies.kernel.log"
+    ) as caught:
         run_labs(["lab3"], profile="tiny", out=tmp_path / "runs", progress=False)
     figures = json.loads((caught.value.run_dir / "figures.json").read_text())
     assert figures["status"] == "failed" and figures["failed"]["cell"].startswith("code cell 2 (cell 2 of the notebook)")
@@ -136,8 +173,9 @@ def test_cli_errors(labs_folder: Path, capsys: pytest.CaptureFixture[str]) -> No
 
 
 @pytest.mark.parametrize("state", ["empty", "missing"])
-def test_no_notebooks_is_a_clear_error(state: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_notebooks_is_a_clear_error(
+    state: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     folder = tmp_path / "nothing"
     if state == "empty":
         folder.mkdir()
@@ -152,7 +190,11 @@ def test_no_notebooks_is_a_clear_error(state: str, tmp_path: Path, monkeypatch: 
 def test_bad_out_is_a_clear_error(labs_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     a_file = tmp_path / "a-file"
     a_file.write_text("x")
-    for out, reason in ((a_file, "existing file"), (a_file / "below", "cannot use this folder"), (Path("/proc/nope"), "cannot use")):
+    for out, reason in (
+        (a_file, "existing file"),
+        (a_file / "below", "cannot use this folder"),
+        (Path("/proc/nope"), "cannot use"),
+    ):
         assert main(["run", "lab1", "--out", str(out)]) == 2
         err = capsys.readouterr().err
         assert err.startswith(f"genai-labs run: --out {out}: ") and reason in err and "Traceback" not in err
@@ -170,8 +212,6 @@ def test_check_notebooks_finds_and_strips_outputs(tmp_path: Path) -> None:
 
 
 def test_check_notebooks_fails_without_notebooks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from genai_labs.check_notebooks import main as check
-
     assert check([str(tmp_path / "labz")]) == 2
     assert "labz does not exist" in capsys.readouterr().err
     assert check([str(tmp_path)]) == 2 and check([str(tmp_path), "--strip"]) == 2
@@ -196,13 +236,9 @@ def test_same_seed_gives_the_same_key_figures(tmp_path: Path, monkeypatch: pytes
 
 
 def test_ctrl_c_stops_the_run_with_exit_130(labs_folder: Path, tmp_path: Path) -> None:
-    import os
-    import signal
-    import subprocess
-
     started = tmp_path / "started"
     _notebook(labs_folder / "02_second.ipynb", f"import pathlib, time\npathlib.Path({str(started)!r}).touch()\ntime.sleep(120)")
-    command = [sys.executable, "-m", "genai_labs.cli", "run", "all", "--out", str(tmp_path / "runs"), "--no-progress"]
+    command = [sys.executable, "-m", "genai_labs.instructor.cli", "run", "all", "--out", str(tmp_path / "runs"), "--no-progress"]
     proc = subprocess.Popen(command, env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while not started.exists() and proc.poll() is None and time.monotonic() < deadline:

@@ -81,7 +81,7 @@ def test_split_sizes_and_ids(tables: dict[str, list[dict]]) -> None:
 def test_test_layout_three_different_references(tables: dict[str, list[dict]]) -> None:
     rows = tables["test"]
     for i in range(0, len(rows), 3):
-        group = rows[i:i + 3]
+        group = rows[i : i + 3]
         assert len({row["dialogue"] for row in group}) == 1
         assert len({row["topic"] for row in group}) == 1
         assert len({row["summary"] for row in group}) == 3, group[0]["id"]
@@ -147,7 +147,7 @@ def test_summary_styles(tables: dict[str, list[dict]]) -> None:
             assert not INSULT_WORDS & set(_words(row["summary"])), row["id"]
     test_rows = tables["test"]
     for i in range(0, len(test_rows), 3):
-        group = test_rows[i:i + 3]
+        group = test_rows[i : i + 3]
         if group[0]["rude"]:
             styles = [bool(INSULT_WORDS & set(_words(row["summary"]))) for row in group]
             assert 1 <= sum(styles) <= 2, group[0]["id"]

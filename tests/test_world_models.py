@@ -12,9 +12,10 @@ import torch
 from test_atomic_io import not_published, private_umask
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, T5ForConditionalGeneration
 
-from genai_labs.prompts import instruction_prompt, ppo_prompt, training_prompt
+from genai_labs.core.torch_runtime import quiet_transformers
 from genai_labs.metrics import toxicity_probabilities
-from genai_labs.reward_model import (
+from genai_labs.prompts import instruction_prompt, ppo_prompt, training_prompt
+from genai_labs.toxicity_classifier import (
     RewardTrainConfig,
     classifier_accuracy,
     train_toxicity_classifier,
@@ -32,7 +33,6 @@ from genai_labs.world.assets import (
 )
 from genai_labs.world.data_files import read_jsonl, world_data_dir
 from genai_labs.world.dialogues import INSULT_ADJECTIVES, INSULT_NOUNS
-from genai_labs.models import quiet_transformers
 from genai_labs.world.pretraining import topic_accuracy, zero_shot_rouge1
 
 INSULT_WORDS = set(INSULT_ADJECTIVES) | set(INSULT_NOUNS)
@@ -128,7 +128,9 @@ def test_t5_is_flan_shaped_untied_and_reloads_identically(t5, tmp_path: Path, wo
     model.save_pretrained(tmp_path / "copy")
     with quiet_transformers():
         again = T5ForConditionalGeneration.from_pretrained(tmp_path / "copy")
-    batch = tok(["Dialogue:\n\n#Person1#: Hi.\n#Person2#: Hello.\n\nWhat is the topic of this conversation?"], return_tensors="pt")
+    batch = tok(
+        ["Dialogue:\n\n#Person1#: Hi.\n#Person2#: Hello.\n\nWhat is the topic of this conversation?"], return_tensors="pt"
+    )
     decoder_ids = torch.tensor([[0, 5, 6, 7]])
     with torch.no_grad():
         a = model(**batch, decoder_input_ids=decoder_ids).logits
@@ -176,7 +178,7 @@ def test_classifier_looks_labels_up_by_name(toxicity) -> None:
     train = [r for r in toxicity if r["split"] == "train"]
     test = [r for r in toxicity if r["split"] == "test"]
     swapped = RewardTrainConfig(label2id={"hate": 0, "nothate": 1}, epochs=2)
-    model, tok, history = train_toxicity_classifier(
+    model, tok, _history = train_toxicity_classifier(
         [r["text"] for r in train], [r["label"] for r in train], config=swapped, seed=0, progress=False
     )
     assert model.config.id2label == {0: "hate", 1: "nothate"}

@@ -2,7 +2,7 @@
 
 ``ensure_world_assets()`` returns the cached build, building it once (~2-3 minutes on 2 CPU cores) into
 ``default_cache_dir() / f"world-{BUILD_VERSION}"``. The build runs in a temporary folder beside the
-target and is moved into place with one ``os.replace`` (:func:`genai_labs.atomic_io.build_folder_atomic`,
+target and is moved into place with one ``os.replace`` (:func:`genai_labs.core.atomic_io.build_folder_atomic`,
 which also makes it world-readable), under an ``fcntl.flock`` lock, so a crash leaves nothing half-written
 and two processes (pytest and a notebook) never build twice. The same seed gives
 bit-identical weights on the same machine (fixed thread count, seeded data order and initialisation).
@@ -23,10 +23,12 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from genai_labs.atomic_io import build_folder_atomic, file_lock, lock_path, write_json_atomic
-from genai_labs.models import count_parameters, quiet_transformers, torch_threads
-from genai_labs.reward_model import RewardTrainConfig, classifier_accuracy, train_toxicity_classifier
-from genai_labs.world.data_files import default_cache_dir, read_jsonl, world_data_dir
+from genai_labs.core.atomic_io import build_folder_atomic, file_lock, lock_path, write_json_atomic
+from genai_labs.core.folders import default_cache_dir
+from genai_labs.core.torch_runtime import quiet_transformers, torch_threads
+from genai_labs.models import count_parameters
+from genai_labs.toxicity_classifier import RewardTrainConfig, classifier_accuracy, train_toxicity_classifier
+from genai_labs.world.data_files import read_jsonl, world_data_dir
 from genai_labs.world.pretraining import (
     PretrainConfig,
     TinyT5Architecture,
@@ -63,7 +65,7 @@ class WorldAssets:
     reward_dir: Path
 
     @classmethod
-    def at(cls, root: Path) -> "WorldAssets":
+    def at(cls, root: Path) -> WorldAssets:
         """The asset paths of a build folder."""
         root = Path(root)
         return cls(root=root, t5_dir=root / T5_SUBDIR, reward_dir=root / REWARD_SUBDIR)
@@ -137,7 +139,7 @@ def build_world_assets(
     config: WorldBuildConfig = WorldBuildConfig(),
     overwrite: bool = False,
 ) -> WorldAssets:
-    """Build the world's models into ``out_dir`` atomically (:func:`~genai_labs.atomic_io.build_folder_atomic`).
+    """Build the world's models into ``out_dir`` atomically (:func:`~genai_labs.core.atomic_io.build_folder_atomic`).
 
     ``steps`` overrides the T5 pre-training steps (short builds for tests). An existing ``out_dir`` is an
     error unless ``overwrite``. ``build_info.json`` is written last. Takes no lock: to (re)build the shared cache

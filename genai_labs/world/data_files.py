@@ -7,11 +7,12 @@ Used by the tiny world (foundation); Labs 1-3 read its output: ``train.jsonl``, 
 from __future__ import annotations
 
 import json
-import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
-from genai_labs.atomic_io import write_text_atomic
+from genai_labs.core.atomic_io import write_text_atomic
+from genai_labs.core.folders import CHECKOUT, default_cache_dir
 from genai_labs.world.dialogues import generate_splits
 from genai_labs.world.toxicity_texts import generate_toxicity_texts
 
@@ -24,7 +25,7 @@ WORLD_DATA_FILES: dict[str, str] = {
 
 
 def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> Path:
-    """Write one JSON object per line, atomically and world-readable (:func:`~genai_labs.atomic_io.write_text_atomic`)."""
+    """Write one JSON object per line, atomically and world-readable (:func:`~genai_labs.core.atomic_io.write_text_atomic`)."""
     return write_text_atomic(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
 
 
@@ -34,18 +35,13 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
-def default_cache_dir() -> Path:
-    """Where built world assets live: ``$GENAI_LABS_CACHE`` or ``~/.cache/genai_labs`` (all labs)."""
-    return Path(os.environ.get("GENAI_LABS_CACHE", Path.home() / ".cache" / "genai_labs")).expanduser()
-
-
 def world_data_dir(seed: int = 0) -> Path:
     """The folder of the world's JSONL files (all labs, tiny profile).
 
     The repository's committed ``data/world`` when present (a source checkout), else a copy generated
     into the cache (an installed package): the generator is deterministic, so both hold the same bytes.
     """
-    committed = Path(__file__).resolve().parents[2] / "data" / "world"
+    committed = CHECKOUT / "data" / "world"
     if seed == 0 and all((committed / name).is_file() for name in WORLD_DATA_FILES.values()):
         return committed
     generated = default_cache_dir() / f"world-data-seed{seed}"
@@ -63,5 +59,3 @@ def write_world_data(out_dir: Path, seed: int = 0) -> dict[str, Path]:
     tables: dict[str, list[dict[str, Any]]] = dict(generate_splits(seed))
     tables["toxicity"] = list(generate_toxicity_texts(seed=seed))
     return {name: write_jsonl(out_dir / WORLD_DATA_FILES[name], tables[name]) for name in WORLD_DATA_FILES}
-
-

@@ -17,15 +17,19 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 from transformers import GenerationConfig, PreTrainedTokenizerBase, T5Config, T5ForConditionalGeneration
 
-from genai_labs.models import quiet_transformers, set_dropout
+from genai_labs.core.torch_runtime import quiet_transformers, set_dropout
+from genai_labs.generation import GenerationSettings, generate_texts
+from genai_labs.metrics import rouge_scores, skill_accuracy
+from genai_labs.models import initial_lm_head, untie_lm_head
 from genai_labs.prompts import topic_prompt, training_prompt
+from genai_labs.training_loop import LoopSettings, train_steps
 from genai_labs.world.tokenizer import sentinel_ids
 
 Example = tuple[list[int], list[int]]  # (input ids, label ids), both ending in </s>
@@ -110,19 +114,6 @@ def tiny_t5_config(tokenizer: PreTrainedTokenizerBase, arch: TinyT5Architecture 
     )
 
 
-def untie_lm_head(model: T5ForConditionalGeneration) -> T5ForConditionalGeneration:
-    """Give ``lm_head`` its own Parameter (transformers 5 always ties T5's head to ``shared`` at init).
-
-    The head is re-initialised like T5 v1.1's untied head (std d_model**-0.5); the config records
-    ``tie_word_embeddings=False`` so the saved file says what the weights are.
-    """
-    head = torch.empty_like(model.lm_head.weight)
-    torch.nn.init.normal_(head, mean=0.0, std=model.config.d_model**-0.5)
-    model.lm_head.weight = torch.nn.Parameter(head)
-    model.config.tie_word_embeddings = False
-    return model
-
-
 def build_tiny_t5(
     tokenizer: PreTrainedTokenizerBase, arch: TinyT5Architecture = TinyT5Architecture(), *, seed: int = 0
 ) -> T5ForConditionalGeneration:
@@ -130,7 +121,7 @@ def build_tiny_t5(
     torch.manual_seed(seed)
     with quiet_transformers():
         model = T5ForConditionalGeneration(tiny_t5_config(tokenizer, arch))
-    untie_lm_head(model)
+    untie_lm_head(model, initial_lm_head(model))  # T5 v1.1's own head, not a copy of the embedding
     torch.nn.init.normal_(model.shared.weight, mean=0.0, std=arch.embedding_init_std)
     model.generation_config = GenerationConfig(
         decoder_start_token_id=tokenizer.pad_token_id,
@@ -187,7 +178,7 @@ def span_corruption(
         source.append(sentinels[i])
         target += [sentinels[i], *ids[pos : pos + noise]]
         pos += noise
-    return source + [eos_id], target + [eos_id]
+    return [*source, eos_id], [*target, eos_id]
 
 
 class PretrainingStream:
@@ -202,8 +193,8 @@ class PretrainingStream:
         self.eos = tokenizer.eos_token_id
         limit = config.max_source_length - 1
         self.dialogue_ids = [self._ids(r["dialogue"])[:limit] for r in self.rows]
-        self.topic_inputs = [self._ids(topic_prompt(r["dialogue"]))[:limit] + [self.eos] for r in self.rows]
-        self.topic_labels = [self._ids(r["topic"]) + [self.eos] for r in self.rows]
+        self.topic_inputs = [[*self._ids(topic_prompt(r["dialogue"]))[:limit], self.eos] for r in self.rows]
+        self.topic_labels = [[*self._ids(r["topic"]), self.eos] for r in self.rows]
         self.questions = [extraction_questions(r) for r in self.rows]
         self.order: list[int] = []
         self.task_names = list(TASKS)
@@ -229,10 +220,14 @@ class PretrainingStream:
         if task == "question" and self.questions[i]:
             question, answer = self.rng.choice(self.questions[i])
             source = self._ids(question_prompt(self.rows[i]["dialogue"], question))
-            return source[: self.config.max_source_length - 1] + [self.eos], self._ids(answer) + [self.eos]
+            return [*source[: self.config.max_source_length - 1], self.eos], [*self._ids(answer), self.eos]
         return span_corruption(
-            self.dialogue_ids[i], self.sentinels, self.eos, self.rng,
-            noise_density=self.config.noise_density, mean_span=self.config.mean_noise_span_length,
+            self.dialogue_ids[i],
+            self.sentinels,
+            self.eos,
+            self.rng,
+            noise_density=self.config.noise_density,
+            mean_span=self.config.mean_noise_span_length,
         )
 
     def batch(self, size: int) -> dict[str, torch.Tensor]:
@@ -280,46 +275,32 @@ def pretrain_t5(
 ) -> PretrainHistory:
     """Pre-train ``model`` in place on the train ``rows`` (span corruption, topic, extraction; no summaries).
 
-    Plain torch loop: AdamW, linear warmup then linear decay, gradient clipping. World build only.
+    The package's training loop (:func:`genai_labs.training_loop.train_steps`): AdamW (no decay on biases and norms),
+    linear warmup then linear decay to ``final_lr_fraction``, gradient clipping. World build only.
     """
     start = time.perf_counter()
     stream = PretrainingStream(rows, tokenizer, config, seed)
     torch.manual_seed(seed)
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=config.learning_rate,
+    loop = LoopSettings(
+        steps=config.steps,
+        learning_rate=config.learning_rate,
+        warmup_steps=config.warmup_steps,
+        final_lr_fraction=config.final_lr_fraction,
+        weight_decay=config.weight_decay,
+        decay_vectors=False,
+        max_grad_norm=config.max_grad_norm,
     )
 
-    def schedule(step: int) -> float:
-        if step < config.warmup_steps:
-            return (step + 1) / config.warmup_steps
-        done = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
-        return 1.0 - (1.0 - config.final_lr_fraction) * min(1.0, done)
+    def step_loss(step: int) -> torch.Tensor:
+        stream.progress = step / max(1, config.steps - 1)  # the task mix follows the share of training done
+        return example_mean_loss(model, stream.batch(config.batch_size))
 
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
     saved_dropout = model.config.dropout_rate
     set_dropout(model, config.dropout_rate)
-    model.train()
-    losses: list[float] = []
-    bar = tqdm(range(config.steps), desc="pre-training tiny T5", disable=not progress, leave=False)
     try:
-        for step in bar:
-            stream.progress = step / max(1, config.steps - 1)
-            loss = example_mean_loss(model, stream.batch(config.batch_size))
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            losses.append(loss.item())
-            if len(losses) % 10 == 0:
-                bar.set_postfix(loss=f"{sum(losses[-10:]) / 10:.3f}")
+        losses = train_steps(model, step_loss, loop, description="pre-training tiny T5", progress=progress)
     finally:
-        bar.close()
         set_dropout(model, saved_dropout)
-        model.eval()
     return PretrainHistory(losses=tuple(losses), seconds=time.perf_counter() - start)
 
 
@@ -328,33 +309,12 @@ def pretrain_t5(
 # --------------------------------------------------------------------------------------------------
 
 
-@torch.no_grad()
-def generate_texts(
-    model: T5ForConditionalGeneration,
-    tokenizer: PreTrainedTokenizerBase,
-    prompts: Sequence[str],
-    *,
-    max_new_tokens: int = 64,
-    batch_size: int = 32,
-    max_source_length: int = 512,
-) -> list[str]:
-    """Greedy generations for ``prompts`` (batched by length; order preserved)."""
-    model.eval()
-    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
-    outputs: list[str] = [""] * len(prompts)
-    for start in range(0, len(order), batch_size):
-        chunk = order[start : start + batch_size]
-        enc = tokenizer([prompts[i] for i in chunk], return_tensors="pt", padding=True, truncation=True, max_length=max_source_length)
-        generated = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1)
-        for i, text in zip(chunk, tokenizer.batch_decode(generated, skip_special_tokens=True)):
-            outputs[i] = text.strip()
-    return outputs
-
-
-def topic_accuracy(model: T5ForConditionalGeneration, tokenizer: PreTrainedTokenizerBase, rows: Sequence[Mapping[str, Any]]) -> float:
-    """Exact-match accuracy of greedy answers to ``topic_prompt`` (the skill Lab 2's forgetting study tracks)."""
-    answers = generate_texts(model, tokenizer, [topic_prompt(r["dialogue"]) for r in rows], max_new_tokens=10)
-    return sum(a == r["topic"] for a, r in zip(answers, rows)) / max(1, len(rows))
+def topic_accuracy(
+    model: T5ForConditionalGeneration, tokenizer: PreTrainedTokenizerBase, rows: Sequence[Mapping[str, Any]]
+) -> float:
+    """Accuracy of greedy answers to ``topic_prompt`` on ``rows`` (the build checks the pre-trained skill): the same
+    normalised exact match as Lab 2's forgetting probe (:func:`genai_labs.metrics.skill_accuracy`)."""
+    return skill_accuracy(model, tokenizer, [r["dialogue"] for r in rows], [r["topic"] for r in rows]).accuracy
 
 
 def zero_shot_rouge1(
@@ -364,10 +324,7 @@ def zero_shot_rouge1(
     *,
     max_new_tokens: int = 64,
 ) -> float:
-    """Mean ROUGE-1 F1 (stemmer on) of greedy ``training_prompt`` summaries against the references."""
-    from rouge_score import rouge_scorer
-
-    scorer = rouge_scorer.RougeScorer(["rouge1"], use_stemmer=True)
-    predictions = generate_texts(model, tokenizer, [training_prompt(r["dialogue"]) for r in rows], max_new_tokens=max_new_tokens)
-    scores = [scorer.score(r["summary"], p)["rouge1"].fmeasure for r, p in zip(rows, predictions)]
-    return sum(scores) / max(1, len(scores))
+    """Mean ROUGE-1 F1 (stemmer on) of greedy ``training_prompt`` summaries against each row's summary."""
+    prompts = [training_prompt(r["dialogue"]) for r in rows]
+    predictions = generate_texts(model, tokenizer, prompts, GenerationSettings(max_new_tokens=max_new_tokens), progress=False)
+    return float(rouge_scores(predictions, [r["summary"] for r in rows], rouge_types=("rouge1",))["rouge1"].mean())

@@ -18,8 +18,8 @@ variants that differ only in newlines stay distinguishable.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 from tokenizers import AddedToken, Tokenizer, decoders, normalizers, pre_tokenizers, processors
 from tokenizers.models import Unigram
@@ -82,7 +82,7 @@ def canonical_vocab(tok: Tokenizer, decimals: int = 6) -> list[tuple[str, float]
     vocab = [(piece, float(score)) for piece, score in json.loads(tok.to_str())["model"]["vocab"]]
     pieces = [(piece, round(score, decimals)) for piece, score in vocab if piece not in SPECIAL_TOKENS]
     floor = min(score for _, score in pieces)
-    in_tail = lambda piece, score: len(piece) == 1 and score < floor + TAIL_BAND  # noqa: E731
+    in_tail = lambda piece, score: len(piece) == 1 and score < floor + TAIL_BAND
     pieces = [(piece, floor if in_tail(piece, score) else score) for piece, score in pieces]
     specials = [(piece, 0.0) for piece in SPECIAL_TOKENS]
     return specials + sorted(pieces, key=lambda item: (-item[1], item[0]))

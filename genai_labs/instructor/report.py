@@ -1,31 +1,26 @@
-"""Key figures of a lab run (all labs), the instructor's ``figures.json`` and ``report.md``.
+"""The instructor's ``figures.json`` and ``report.md`` of a ``genai-labs run``.
 
-A notebook calls :func:`record_figures` with its key numbers. Under ``genai-labs run`` the runner sets
-``GENAI_LABS_RUN_DIR`` and each lab's figures land in ``<run dir>/figures.<lab>.json``; the runner then
-assembles ``figures.json`` (schema in the README) and writes ``report.md`` from it and the executed notebooks.
-Outside a run the call just returns the figures.
+Each lab's notebook records its key figures with :func:`genai_labs.core.run_figures.record_figures` into
+``<run dir>/figures.<lab>.json``; the runner then assembles ``figures.json`` (schema in the README) with
+:func:`assemble_figures` and writes ``report.md`` from it and the executed notebooks with :func:`write_report`.
 """
 
 from __future__ import annotations
 
 import base64
-import importlib.metadata
 import json
-import os
-import platform
 import re
+from collections.abc import Mapping
 from datetime import datetime
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
-from genai_labs.atomic_io import build_folder_atomic, plain, write_json_atomic, write_text_atomic
+import nbformat
 
-RUN_DIR_ENV = "GENAI_LABS_RUN_DIR"
-FIGURE_PACKAGES = (
-    "torch", "transformers", "peft", "datasets", "rouge_score", "tokenizers", "safetensors", "huggingface_hub",
-    "accelerate", "numpy", "pandas", "matplotlib", "nbclient", "genai-labs",
-)
+from genai_labs.core.atomic_io import build_folder_atomic, write_json_atomic, write_text_atomic
+from genai_labs.core.run_figures import library_versions
+
 RUN_KEYS = ("profile", "seed", "status", "failed", "versions", "model_revisions", "timings_s")  # the rest: one key per lab
 TEXT_OUTPUT_LINES = 40  # longer printed outputs are cut in report.md (the executed notebook holds all of them)
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
@@ -34,31 +29,6 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 def strip_ansi(text: str) -> str:
     """``text`` without ANSI colour/cursor codes (kernel tracebacks, error messages; ``genai-labs run``)."""
     return _ANSI.sub("", text)
-
-
-def library_versions() -> dict[str, str]:
-    """Installed versions of the libraries the labs use, plus Python and the platform."""
-    versions = {"python": platform.python_version(), "platform": platform.platform()}
-    for name in FIGURE_PACKAGES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
-
-
-def record_figures(lab: str, figures: Mapping[str, Any]) -> dict[str, Any]:
-    """Save a lab's key figures for the run in progress (if any) and return them as plain values.
-
-    Called at the end of each lab notebook; repeated calls for the same lab merge (later keys win).
-    """
-    data = plain(figures)
-    run_dir = os.environ.get(RUN_DIR_ENV)
-    if run_dir:
-        path = Path(run_dir) / f"figures.{lab}.json"
-        previous = json.loads(path.read_text()) if path.is_file() else {}
-        write_json_atomic(path, {**previous, **data})
-    return data
 
 
 def assemble_figures(
@@ -218,8 +188,6 @@ def _output_lines(output: Mapping[str, Any], image_name: str, images: dict[str, 
 
 def _notebook_section(lab: str, path: Path, images: dict[str, bytes]) -> tuple[str | None, list[str]]:
     """A lab notebook's title (its first ``#`` heading) and the report lines of its outputs, under its ``##`` headings."""
-    import nbformat
-
     notebook = nbformat.read(path, as_version=4)
     title, heading, shown_heading, lines = None, None, None, []
     code_number = 0
@@ -271,7 +239,7 @@ def _header_lines(figures: Mapping[str, Any], started: datetime | None) -> list[
     ]
     for kind, (name, revision) in figures.get("model_revisions", {}).items():
         lines.append(f"- {kind.replace('_', ' ')}: {_format_value(name)} (revision: {revision or 'none pinned'})")
-    return lines + [""]
+    return [*lines, ""]
 
 
 def write_report(
@@ -292,13 +260,20 @@ def write_report(
         lines += ["### Key figures", ""]
         lines += [*markdown_table(["figure", "value"], rows), ""] if rows else ["(none recorded: the lab did not finish)", ""]
         lines += outputs
-    lines += ["## Versions", "", *markdown_table(["library", "version"], [[k, v] for k, v in figures.get("versions", {}).items()]), ""]
     lines += [
-        "## Files of this run", "",
+        "## Versions",
+        "",
+        *markdown_table(["library", "version"], [[k, v] for k, v in figures.get("versions", {}).items()]),
+        "",
+    ]
+    lines += [
+        "## Files of this run",
+        "",
         "- `figures.json`: every key figure (schema in the README); `figures.<lab>.json`: what each notebook recorded",
         "- `profile.json`: the profile's settings; `figures/`: the plots above; `*.ipynb`: the executed notebooks",
     ]
     if images:
+
         def build(folder: Path) -> None:
             for name, data in images.items():
                 (folder / name).write_bytes(data)

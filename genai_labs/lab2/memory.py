@@ -7,15 +7,19 @@ hold, allocator slack included. Live tensor bytes are what the tensors themselve
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 import json
 import resource
 import sys
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
+from torch.profiler import ProfilerActivity, profile
 
 
 def format_bytes(n: float) -> str:
@@ -61,10 +65,8 @@ def peak_rss_bytes() -> int:
 def reset_peak_rss() -> bool:
     """Give freed heap memory back to the OS and reset ``VmHWM`` to the current RSS; False where not allowed."""
     gc.collect()
-    try:
+    with contextlib.suppress(OSError, AttributeError):  # not glibc
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
     try:
         Path("/proc/self/clear_refs").write_text("5")
         return True
@@ -87,8 +89,6 @@ def allocated_peak_bytes(fn: Callable[[], Any], device: torch.device) -> int:
     CUDA: torch's own counter (``torch.cuda.max_memory_allocated``). CPU, where torch keeps no counter: the running
     total of the profiler's allocation record (``profile_memory=True``), which counts only what ``fn`` allocates and
     frees. Unlike peak RSS, neither includes memory an allocator keeps after a free."""
-    import tempfile
-
     gc.collect()
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -97,8 +97,6 @@ def allocated_peak_bytes(fn: Callable[[], Any], device: torch.device) -> int:
         fn()
         torch.cuda.synchronize(device)
         return int(torch.cuda.max_memory_allocated(device) - before)
-    from torch.profiler import ProfilerActivity, profile
-
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         fn()
     with tempfile.TemporaryDirectory() as tmp:
@@ -106,8 +104,11 @@ def allocated_peak_bytes(fn: Callable[[], Any], device: torch.device) -> int:
         prof.export_chrome_trace(str(trace))
         events = json.loads(trace.read_text())
     events = events["traceEvents"] if isinstance(events, dict) else events
-    totals = [e["args"]["Total Allocated"] for e in events
-              if e.get("name") == "[memory]" and e.get("args", {}).get("Device Type", 0) == 0 and "Total Allocated" in e["args"]]
+    totals = [
+        e["args"]["Total Allocated"]
+        for e in events
+        if e.get("name") == "[memory]" and e.get("args", {}).get("Device Type", 0) == 0 and "Total Allocated" in e["args"]
+    ]
     return int(max(totals, default=0))
 
 

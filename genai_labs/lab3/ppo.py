@@ -21,30 +21,34 @@ from __future__ import annotations
 import os
 import random
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
+import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from peft import PeftModel
 from peft.utils import get_peft_model_state_dict, set_peft_model_state_dict
 from torch import nn
+from tqdm.auto import tqdm
 
-from genai_labs.atomic_io import build_folder_atomic
-from genai_labs.config import PPOConfig
+from genai_labs.core.atomic_io import build_folder_atomic
+from genai_labs.core.profiles import PPOConfig
+from genai_labs.core.torch_runtime import set_dropout
 from genai_labs.generation import check_prompt_lengths
-from genai_labs.models import set_dropout
-from genai_labs.prompts import context_limit
-from genai_labs.value_head import (
+from genai_labs.lab3.value_head import (
     REFERENCE_ADAPTER,
     ValueHead,
-    add_reference_adapter,
     adapter_parameters,
+    add_reference_adapter,
     trained_adapter_name,
     use_adapter,
     value_head_for,
 )
+from genai_labs.prompts import context_limit
 
 RewardFn = Callable[[list[str], list[str]], torch.Tensor]
 StepCallback = Callable[[dict[str, float], "Seq2SeqPPO"], Any]
@@ -314,8 +318,6 @@ def policy_forward(
 
 
 def _rng_state(generator: torch.Generator) -> dict[str, Any]:
-    import numpy as np
-
     np_state = np.random.get_state()
     state: dict[str, Any] = {
         "torch": torch.get_rng_state(),
@@ -329,8 +331,6 @@ def _rng_state(generator: torch.Generator) -> dict[str, Any]:
 
 
 def _set_rng_state(state: dict[str, Any], generator: torch.Generator) -> None:
-    import numpy as np
-
     torch.set_rng_state(state["torch"])
     generator.set_state(state["generator"])
     version, internal, gauss_next = state["python"]
@@ -395,7 +395,9 @@ class Seq2SeqPPO:
         for param in adapter_parameters(model, reference_adapter).values():
             param.requires_grad_(False)
         if config.disable_dropout:
-            set_dropout(model, 0.0, attention=True)  # otherwise train-mode log-probs differ from the rollout's: noisy ratios and clipping
+            set_dropout(
+                model, 0.0, attention=True
+            )  # otherwise train-mode log-probs differ from the rollout's: noisy ratios and clipping
         self.value_head = value_head if value_head is not None else value_head_for(model, config.value_head_dropout)
         self.value_head.to(self.device)
         params = [p for p in model.parameters() if p.requires_grad] + list(self.value_head.parameters())
@@ -601,7 +603,7 @@ class Seq2SeqPPO:
         checkpoint_dir: str | os.PathLike[str] | None = None,
         resume_from: str | os.PathLike[str] | None = None,
         progress: bool = True,
-    ) -> "Any":
+    ) -> pd.DataFrame:
         """Lab 3: run PPO up to ``steps`` total steps (default ``config.steps``); returns the history DataFrame.
 
         ``prompts``: a list of strings or a ``datasets.Dataset`` (column ``prompt_column``). ``callback(stats,
@@ -610,9 +612,6 @@ class Seq2SeqPPO:
         from its step, reproducing the uninterrupted run. Every prompt's length is checked before the first step
         (:meth:`check_prompts`).
         """
-        import pandas as pd
-        from tqdm.auto import tqdm
-
         prompt_list = _as_prompt_list(prompts, self.prompt_column)
         if not prompt_list:
             raise ValueError("train() needs at least one prompt.")
@@ -645,7 +644,9 @@ class Seq2SeqPPO:
             "format": CHECKPOINT_FORMAT,
             "step": self.step_count,
             "adapter": get_peft_model_state_dict(self.model, adapter_name=self.adapter_name, save_embedding_layers=False),
-            "reference_adapter": get_peft_model_state_dict(self.model, adapter_name=self.reference_adapter, save_embedding_layers=False),
+            "reference_adapter": get_peft_model_state_dict(
+                self.model, adapter_name=self.reference_adapter, save_embedding_layers=False
+            ),
             "value_head": self.value_head.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "kl_ctl": self.kl_ctl.state_dict(),
@@ -669,7 +670,7 @@ class Seq2SeqPPO:
         _set_rng_state(state["rng"], self.generator)
 
     def save_checkpoint(self, path: str | os.PathLike[str]) -> Path:
-        """Lab 3: write a checkpoint folder atomically and world-readable (:func:`~genai_labs.atomic_io.build_folder_atomic`).
+        """Lab 3: write a checkpoint folder atomically and world-readable (``core.atomic_io.build_folder_atomic``).
 
         The folder holds ``trainer_state.pt`` (for :meth:`load_checkpoint`) and ``adapter/`` (the trained LoRA
         adapter in peft format, loadable with ``PeftModel.from_pretrained``).

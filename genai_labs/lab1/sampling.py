@@ -17,12 +17,12 @@ unless asked for, so pass ``top_k=50`` to mirror such a config.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
+import matplotlib.pyplot as plt
 import torch
-
-if TYPE_CHECKING:  # pragma: no cover
-    from matplotlib.axes import Axes
+from matplotlib.axes import Axes
 
 FILTER_VALUE = -float("inf")
 
@@ -40,8 +40,7 @@ def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     _check_logits(logits)
     if not temperature > 0:
         raise ValueError(
-            f"temperature must be > 0, got {temperature}. For greedy decoding use do_sample=False "
-            "instead of temperature=0."
+            f"temperature must be > 0, got {temperature}. For greedy decoding use do_sample=False instead of temperature=0."
         )
     if temperature == 1.0:
         return logits.clone()
@@ -116,9 +115,7 @@ def sampling_distribution(
     """
     if logits.is_floating_point() and logits.dtype != torch.float64:
         logits = logits.float()
-    scores = filter_logits(
-        logits, temperature=temperature, top_k=top_k, top_p=top_p, min_tokens_to_keep=min_tokens_to_keep
-    )
+    scores = filter_logits(logits, temperature=temperature, top_k=top_k, top_p=top_p, min_tokens_to_keep=min_tokens_to_keep)
     return scores.softmax(dim=-1)
 
 
@@ -134,16 +131,14 @@ def plot_next_token_distributions(
     logits: torch.Tensor,
     settings: Sequence[Mapping[str, Any]],
     top: int = 15,
-    ax: "Axes | None" = None,
-) -> "Axes":
+    ax: Axes | None = None,
+) -> Axes:
     """Grouped bars of the next-token probabilities under several sampling settings (Lab 1).
 
     ``logits`` is one next-token logits vector ``(vocab,)``; each setting is a dict with optional
     ``temperature``, ``top_k``, ``top_p`` and ``label``. The x axis shows the ``top`` most likely tokens
     of the unmodified distribution, decoded with ``tokenizer``; returns the matplotlib ``Axes``.
     """
-    import matplotlib.pyplot as plt
-
     if logits.dim() != 1:
         raise ValueError(f"plot_next_token_distributions needs one logits vector (vocab,), got {tuple(logits.shape)}.")
     if not settings:

@@ -13,11 +13,15 @@ a lab that stops exits 1 and leaves its run folder marked failed; Ctrl-C (or SIG
 from __future__ import annotations
 
 import argparse
+import importlib
+import json
 import sys
-from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 
-from genai_labs.config import PROFILES, ConfigError, ensure_writable_folder, load_profile
+from genai_labs.core.folders import CHECKOUT, default_cache_dir, ensure_writable_folder
+from genai_labs.core.profiles import PROFILES, load_profile, profile_as_dict
+from genai_labs.core.validation import ConfigError
 
 EXIT_INTERRUPTED = 130  # the shell's code for a command stopped by SIGINT (128 + 2)
 
@@ -44,62 +48,79 @@ def non_negative_days(text: str) -> float:
     return value
 
 
-class BenchmarkNames(Sequence):
-    """``genai_labs.bench.BENCHMARKS`` as argparse choices of ``bench --only``, imported only when used (bench imports
-    torch, which would slow down every command's start)."""
+def benchmark_suite() -> ModuleType:
+    """The benchmark suite of this source checkout (``benchmarks/suite.py`` beside the package), imported.
 
-    @staticmethod
-    def _names() -> tuple[str, ...]:
-        from genai_labs.bench import BENCHMARKS
-
-        return tuple(BENCHMARKS)
-
-    def __getitem__(self, index):  # type: ignore[override]
-        return self._names()[index]
-
-    def __len__(self) -> int:
-        return len(self._names())
-
-    def __repr__(self) -> str:
-        return ", ".join(self._names())
+    The suite is no part of the installed package: from an installation without the checkout's ``benchmarks/``
+    folder this raises :class:`ConfigError` (``genai-labs bench`` exits 2 and says where to get it).
+    """
+    if not (CHECKOUT / "benchmarks" / "suite.py").is_file():
+        raise ConfigError(
+            f"the benchmark suite lives in a source checkout (benchmarks/ beside genai_labs/), and this installation has "
+            f"none at {CHECKOUT / 'benchmarks'}. Clone the genai-labs repository, install it with pip install -e, and run "
+            "genai-labs bench there."
+        )
+    if str(CHECKOUT) not in sys.path:
+        sys.path.insert(0, str(CHECKOUT))
+    return importlib.import_module("benchmarks.suite")  # imports torch: only when the command runs
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="genai-labs", description="Run, rebuild and benchmark the genai-labs lab series, and manage its cache.")
+    parser = argparse.ArgumentParser(
+        prog="genai-labs", description="Run, rebuild and benchmark the genai-labs lab series, and manage its cache."
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="execute lab notebooks headlessly into a new run folder")
     run.add_argument("labs", nargs="*", default=["all"], help="lab1, lab2, lab3 or all (default: all)")
     run.add_argument("--profile", default=None, choices=sorted(PROFILES), help="profile (default: $GENAI_LABS_PROFILE or tiny)")
-    run.add_argument("--out", type=Path, default=Path("runs"), help="parent folder of run folders, created if missing (default: runs/)")
-    run.add_argument("--cell-timeout", type=positive_seconds, default=None, metavar="SECONDS",
-                     help="stop the run when one cell runs longer than this (default: no limit)")
+    run.add_argument(
+        "--out", type=Path, default=Path("runs"), help="parent folder of run folders, created if missing (default: runs/)"
+    )
+    run.add_argument(
+        "--cell-timeout",
+        type=positive_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="stop the run when one cell runs longer than this (default: no limit)",
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     world = commands.add_parser("world", help="rebuild the tiny world's data files and models")
     world.add_argument("--data-out", type=Path, default=None, help="write the JSONL files here (default: the world data folder)")
-    world.add_argument("--seed", type=int, default=0, help="seed of the JSONL data (default: 0, the data every lab reads; another seed writes its own folder, printed below, which the dialogue labs read when GENAI_LABS_DATASET names it; the models are always built from seed 0)")
+    world.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the JSONL data (default: 0, the data every lab reads; another seed writes its own folder, printed "
+        "below, which the dialogue labs read when GENAI_LABS_DATASET names it; the models are always built from seed 0)",
+    )
     world.add_argument("--force", action="store_true", help="rebuild the models even if cached")
 
-    bench = commands.add_parser("bench", help="run the benchmark suite (benchmarks/)")
-    bench.add_argument("--out", type=Path, default=Path("benchmarks/results"),
-                       help="folder for JSON and Markdown results, created if missing (default: %(default)s)")
-    bench.add_argument("--quick", action="store_true",
-                       help="small sizes: checks the suite runs, numbers are not meaningful (default: off, the full suite)")
-    bench.add_argument("--only", nargs="+", choices=BenchmarkNames(), default=None, metavar="NAME",
-                       help="run only these benchmarks, of: %(choices)s; earlier results of the others in --out are kept "
-                            "(default: all)")
+    # the suite's own options (genai-labs bench --help lists them): passed on to benchmarks/suite.py
+    commands.add_parser("bench", help="run the benchmark suite (benchmarks/ of a source checkout)", add_help=False)
 
-    cache = commands.add_parser("cache", help="list what the labs cache (models, trained runs) and prune what is unused",
-                                description="List the cache ($GENAI_LABS_CACHE, default ~/.cache/genai_labs): every entry "
-                                "with its size, when it was last used and what --prune would do. Nothing is removed "
-                                "without --prune; the current world build and anything being built, trained or loaded "
-                                "are never removed.")
-    cache.add_argument("--prune", action="store_true",
-                       help="remove world builds of older versions, folders left by killed builds and resume checkpoints "
-                            "left in finished Lab 2 runs (default: only list)")
-    cache.add_argument("--older-than", type=non_negative_days, default=None, metavar="DAYS",
-                       help="also mark Lab 2 runs not used for DAYS days (retrained when a lab needs them again)")
+    cache = commands.add_parser(
+        "cache",
+        help="list what the labs cache (models, trained runs) and prune what is unused",
+        description="List the cache ($GENAI_LABS_CACHE, default ~/.cache/genai_labs): every entry "
+        "with its size, when it was last used and what --prune would do. Nothing is removed "
+        "without --prune; the current world build and anything being built, trained or loaded "
+        "are never removed.",
+    )
+    cache.add_argument(
+        "--prune",
+        action="store_true",
+        help="remove world builds of older versions, folders left by killed builds and resume checkpoints "
+        "left in finished Lab 2 runs (default: only list)",
+    )
+    cache.add_argument(
+        "--older-than",
+        type=non_negative_days,
+        default=None,
+        metavar="DAYS",
+        help="also mark Lab 2 runs not used for DAYS days (retrained when a lab needs them again)",
+    )
 
     profile = commands.add_parser("profile", help="print a profile's settings")
     profile.add_argument("name", nargs="?", default=None, choices=sorted(PROFILES))
@@ -107,16 +128,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from genai_labs.runner import LabRunError, run_labs
+    from genai_labs.instructor.runner import LabRunError, run_labs  # nbclient and zmq: only when the command runs
 
     profile = args.profile or load_profile().name
     try:
-        result = run_labs(
-            args.labs, profile=profile, out=args.out, progress=not args.no_progress, cell_timeout=args.cell_timeout
-        )
+        result = run_labs(args.labs, profile=profile, out=args.out, progress=not args.no_progress, cell_timeout=args.cell_timeout)
     except LabRunError as err:
-        print(f"genai-labs run: {err}\nrun folder (status failed, what finished is kept): {err.run_dir}",
-              file=sys.stderr)
+        print(f"genai-labs run: {err}\nrun folder (status failed, what finished is kept): {err.run_dir}", file=sys.stderr)
         return EXIT_INTERRUPTED if err.interrupted else 1
     print(f"run folder: {result.run_dir}")
     for lab, seconds in result.timings_s.items():
@@ -126,6 +144,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _world(args: argparse.Namespace) -> int:
+    # torch and transformers: imported only when the command runs (every command would start seconds slower)
     from genai_labs.world.assets import ensure_world_assets
     from genai_labs.world.data_files import world_data_dir, write_world_data
 
@@ -139,17 +158,18 @@ def _world(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bench(args: argparse.Namespace) -> int:
-    from genai_labs.bench import run_benchmarks
-
-    run_benchmarks(args.out, quick=args.quick, only=args.only)  # checks --out before measuring anything
+def _bench(args: argparse.Namespace, suite_arguments: list[str]) -> int:
+    suite = benchmark_suite()
+    parser = suite.add_arguments(argparse.ArgumentParser(prog="genai-labs bench", description="Run the benchmark suite."))
+    options = parser.parse_args(suite_arguments)
+    suite.run_suite(options.out, quick=options.quick, only=options.only)  # checks --out before measuring anything
     return 0
 
 
 def _cache(args: argparse.Namespace) -> int:
-    from genai_labs.cache import cache_entries, entries_table, prune_cache
-    from genai_labs.memory import format_bytes
-    from genai_labs.world.data_files import default_cache_dir
+    # torch (through the Lab 2 run layout): imported only when the command runs
+    from genai_labs.instructor.cache import cache_entries, entries_table, prune_cache
+    from genai_labs.lab2.memory import format_bytes
 
     root = default_cache_dir()
     try:
@@ -178,20 +198,19 @@ def _cache(args: argparse.Namespace) -> int:
 
 
 def _profile(args: argparse.Namespace) -> int:
-    import json
-
-    from genai_labs.config import profile_as_dict
-
     print(json.dumps(profile_as_dict(load_profile(args.name)), indent=2))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``genai-labs`` console script."""
-    args = _parser().parse_args(argv)
-    handlers = {"run": _run, "world": _world, "bench": _bench, "cache": _cache, "profile": _profile}
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "bench":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    handlers = {"run": _run, "world": _world, "cache": _cache, "profile": _profile}
     try:
-        return handlers[args.command](args)
+        return _bench(args, extra) if args.command == "bench" else handlers[args.command](args)
     except ConfigError as err:
         print(f"genai-labs {args.command}: {err}", file=sys.stderr)
         return 2

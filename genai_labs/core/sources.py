@@ -1,6 +1,7 @@
 """Where models and datasets come from: a local path, the offline tiny world, or the Hugging Face hub.
 
-Used by every lab through ``genai_labs.models`` and ``genai_labs.data``. A hub id that cannot be reached
+Used by every lab through ``genai_labs.models`` and ``genai_labs.data`` (and by the profiles, which name the tiny
+world's sources). A hub id that cannot be reached
 fails within a few seconds with a message naming the profile, the source and the two ways out, instead of
 the libraries' own retry loops (``load_dataset`` retries for ~23 s offline).
 """
@@ -13,7 +14,12 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from genai_labs.config import PROFILES, WORLD_DATASET, WORLD_MODEL, WORLD_REWARD_MODEL
+from huggingface_hub import snapshot_download
+
+# Special sources served by the offline miniature world (genai_labs.world), named by the tiny profile.
+WORLD_MODEL = "tiny-world/flan-t5"
+WORLD_DATASET = "tiny-world/dialogsum"
+WORLD_REWARD_MODEL = "tiny-world/toxicity-roberta"
 
 HUB_PROBE_TIMEOUT_S = 3.0
 WORLD_SOURCES = (WORLD_MODEL, WORLD_DATASET, WORLD_REWARD_MODEL)
@@ -77,7 +83,10 @@ def _env_name(field: str) -> str:
 
 def hub_offline() -> bool:
     """True when the user asked the Hugging Face libraries to stay offline."""
-    return any(os.environ.get(v, "").lower() in ("1", "true", "yes", "on") for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"))
+    return any(
+        os.environ.get(v, "").lower() in ("1", "true", "yes", "on")
+        for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE")
+    )
 
 
 def _endpoint() -> str:
@@ -105,20 +114,21 @@ def _probe(url: str, timeout: float) -> str | None:
 
 def _cached_locally(repo_id: str, kind: str, revision: str | None) -> bool:
     try:
-        from huggingface_hub import snapshot_download
-
         snapshot_download(repo_id, repo_type=kind, revision=revision, local_files_only=True)
         return True
     except Exception:
         return False
 
 
-def require_hub(repo_id: str, *, kind: str, field: str, profile: str, revision: str | None = None) -> None:
+def require_hub(
+    repo_id: str, *, kind: str, field: str, profile: str, revision: str | None = None, preset: str | None = None
+) -> None:
     """Check quickly that hub repo ``repo_id`` can be loaded; raise ``SourceUnavailableError`` if not.
 
-    ``kind`` is "model" or "dataset"; ``field`` the profile field that named it (for the message).
-    A copy already in the local Hugging Face cache counts as available. The ways out never suggest the
-    tiny profile to a profile whose own source for ``field`` is already a tiny-world one.
+    ``kind`` is "model" or "dataset"; ``field`` the profile field that named it (for the message); ``preset`` what
+    ``profile``'s preset names in that field (``core.profiles.preset_value``). A copy already in the local Hugging Face
+    cache counts as available. The ways out never suggest the tiny profile to a profile whose own source for
+    ``field`` is already a tiny-world one.
     """
     if _cached_locally(repo_id, kind, revision):
         return
@@ -130,7 +140,7 @@ def require_hub(repo_id: str, *, kind: str, field: str, profile: str, revision: 
         if reason is None:
             return
         reason = f"the hub is unreachable ({reason})"
-    built_in = getattr(PROFILES[profile](), field, None) if profile in PROFILES else None
+    built_in = preset
     not_local = (
         f" It is not a local folder either: no such folder: {_absolute(repo_id)}."
         if "/" in repo_id and repo_id != built_in

@@ -12,13 +12,18 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import nbformat
+import tqdm.auto as tqdm_auto
+import tqdm.autonotebook as tqdm_autonotebook
+import tqdm.std as tqdm_std
 import zmq
+from ipykernel.kernelspec import get_kernel_dict
 from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
@@ -26,9 +31,13 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernel
 from tqdm.auto import tqdm
 from traitlets import default
 
-from genai_labs.atomic_io import write_json_atomic, write_text_atomic
-from genai_labs.config import PROFILE_ENV, ConfigError, ensure_writable_folder, load_profile, profile_as_dict, resolve_path_overrides
-from genai_labs.report import RUN_DIR_ENV, assemble_figures, strip_ansi, write_report
+from genai_labs.core.atomic_io import write_json_atomic, write_text_atomic
+from genai_labs.core.folders import CHECKOUT, ensure_writable_folder
+from genai_labs.core.overrides import PROFILE_ENV, resolve_path_overrides
+from genai_labs.core.profiles import load_profile, profile_as_dict
+from genai_labs.core.run_figures import RUN_DIR_ENV
+from genai_labs.core.validation import ConfigError
+from genai_labs.instructor.report import assemble_figures, strip_ansi, write_report
 
 LABS_DIR_ENV = "GENAI_LABS_LABS_DIR"
 TRACEBACK_LINES = 25  # lines of a cell's traceback kept in the error message (the notebook holds all of it)
@@ -75,7 +84,7 @@ def labs_dir() -> Path:
     """The folder of lab notebooks: ``$GENAI_LABS_LABS_DIR``, else ``labs/`` of this checkout or the working directory."""
     if os.environ.get(LABS_DIR_ENV):
         return Path(os.environ[LABS_DIR_ENV])
-    checkout = Path(__file__).resolve().parents[1] / "labs"
+    checkout = CHECKOUT / "labs"
     return checkout if checkout.is_dir() else Path.cwd() / "labs"
 
 
@@ -94,7 +103,9 @@ def select_labs(names: Sequence[str], folder: Path | None = None) -> dict[str, P
     folder = folder or labs_dir()
     available = discover_labs(folder)
     if not available:
-        state = "does not exist" if not folder.exists() else "is not a folder" if not folder.is_dir() else "holds no lab notebooks"
+        state = (
+            "does not exist" if not folder.exists() else "is not a folder" if not folder.is_dir() else "holds no lab notebooks"
+        )
         source = f"${LABS_DIR_ENV}" if os.environ.get(LABS_DIR_ENV) else "the default labs folder"
         raise RunSetupError(
             f"no lab notebooks found: {folder} ({source}) {state}; lab notebooks are named like 01_prompting.ipynb. "
@@ -140,8 +151,6 @@ class CurrentPythonKernelManager(AsyncKernelManager):
     @property
     def kernel_spec(self) -> KernelSpec:
         """ipykernel's own spec for ``sys.executable``."""
-        from ipykernel.kernelspec import get_kernel_dict
-
         if self._kernel_spec is None:
             self._kernel_spec = KernelSpec(resource_dir="", **get_kernel_dict())
         return self._kernel_spec
@@ -157,20 +166,16 @@ def use_text_progress_bars() -> None:
     Widget bars in a headless run are saved as their first frame ("generate: 0%"); text bars end up, once nbclient
     coalesces the stream, as their final line, which every notebook viewer shows.
     """
-    import tqdm.auto
-    import tqdm.autonotebook
-    import tqdm.std
-
-    for module in (tqdm.auto, tqdm.autonotebook):
-        module.tqdm, module.trange = tqdm.std.tqdm, tqdm.std.trange
+    for module in (tqdm_auto, tqdm_autonotebook):
+        module.tqdm, module.trange = tqdm_std.tqdm, tqdm_std.trange
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """IPython extension hook: the runner starts each kernel with ``--IPKernelApp.extensions=genai_labs.runner``."""
+    """IPython extension hook: the runner starts each kernel with ``--IPKernelApp.extensions=genai_labs.instructor.runner``."""
     use_text_progress_bars()
 
 
-KERNEL_ARGUMENTS = ["--IPKernelApp.extensions=genai_labs.runner"]  # see load_ipython_extension
+KERNEL_ARGUMENTS = ["--IPKernelApp.extensions=genai_labs.instructor.runner"]  # see load_ipython_extension
 
 
 # --------------------------------------------------------------------------------------------------
@@ -194,7 +199,14 @@ def _cell_traceback(notebook: Any, index: int | None, fallback: str) -> list[str
 
 
 def _failure(
-    err: Exception | None, *, lab: str, source: Path, target: Path, cell: str | None, traceback: list[str], timeout: int | None,
+    err: Exception | None,
+    *,
+    lab: str,
+    source: Path,
+    target: Path,
+    cell: str | None,
+    traceback: list[str],
+    timeout: int | None,
     kernel_log: Path | None,
 ) -> LabRunError:
     """The :class:`LabRunError` for an nbclient error (``None``: interrupted by Ctrl-C/SIGTERM): what happened, what to do."""
@@ -208,7 +220,8 @@ def _failure(
     elif isinstance(err, DeadKernelError):
         error = "the kernel died (out of memory, a crash in native code, or os._exit in the cell)"
         todo = "check the memory the profile needs (try --profile tiny)" + (
-            f" and the kernel's own messages in {kernel_log.name}." if kernel_log else "; the kernel printed nothing itself.")
+            f" and the kernel's own messages in {kernel_log.name}." if kernel_log else "; the kernel printed nothing itself."
+        )
     else:
         assert isinstance(err, CellExecutionError)
         error, todo = strip_ansi(f"{err.ename}: {err.evalue}"), "fix the cause and run this lab again."
@@ -268,8 +281,16 @@ def execute_notebook(
         traceback = _cell_traceback(notebook, index, getattr(err, "traceback", ""))
         log.flush()
         kernel_log = log_path if log_path.stat().st_size else None
-        raise _failure(None if interrupted else err, lab=lab, source=source, target=target, cell=cell,
-                       traceback=traceback, timeout=cell_timeout, kernel_log=kernel_log) from None
+        raise _failure(
+            None if interrupted else err,
+            lab=lab,
+            source=source,
+            target=target,
+            cell=cell,
+            traceback=traceback,
+            timeout=cell_timeout,
+            kernel_log=kernel_log,
+        ) from None
     finally:
         log.close()
         with contextlib.suppress(OSError):

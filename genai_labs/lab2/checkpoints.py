@@ -1,9 +1,9 @@
-"""Lab 2's training checkpoints: written atomically, resumed from the last complete one, dropped when a run is done.
+"""Lab 2's trainer and its checkpoints: written atomically, resumed from the last complete one, dropped when done.
 
-:class:`AtomicCheckpointTrainer` is the ``Trainer`` that :mod:`genai_labs.finetune` trains with; each checkpoint
+:class:`AtomicCheckpointTrainer` is the transformers ``Trainer`` every Lab 2 run trains with; each checkpoint
 appears under its final name only once fully written, so :func:`last_complete_checkpoint` can always resume from
 what it finds. :class:`TrainingProgress` draws one progress bar per run and :class:`InterruptAtStep` stops a run
-on purpose (the notebook's resume demonstration and the tests).
+on purpose (the tests of resuming). The folder helpers measure and clean runs (Lab 2's cache, ``genai-labs cache``).
 """
 
 from __future__ import annotations
@@ -15,10 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from peft import PeftModel
+from tqdm.auto import tqdm
 from transformers import Trainer, TrainerCallback
+from transformers.trainer_callback import PrinterCallback
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
 
-from genai_labs.atomic_io import make_readable
+from genai_labs.core.atomic_io import make_readable
+from genai_labs.core.torch_runtime import quiet_transformers
 
 # A Trainer checkpoint is resumable once this file is in it (the trainer state is written last).
 CHECKPOINT_STATE_FILE = "trainer_state.json"
@@ -36,22 +40,31 @@ def last_complete_checkpoint(run_dir: str | os.PathLike[str]) -> Path | None:
     found: list[tuple[int, Path]] = []
     for path in run_dir.iterdir():
         prefix = f"{PREFIX_CHECKPOINT_DIR}-"
-        if path.is_dir() and path.name.startswith(prefix) and path.name[len(prefix) :].isdigit():
-            if (path / CHECKPOINT_STATE_FILE).is_file():
-                found.append((int(path.name[len(prefix) :]), path))
+        step = path.name[len(prefix) :]
+        if path.is_dir() and path.name.startswith(prefix) and step.isdigit() and (path / CHECKPOINT_STATE_FILE).is_file():
+            found.append((int(step), path))
     return max(found)[1] if found else None
 
 
 class AtomicCheckpointTrainer(Trainer):
-    """A ``Trainer`` whose checkpoints appear atomically (Lab 2).
+    """A transformers ``Trainer`` whose checkpoints appear atomically, with one progress bar instead of printed logs
+    (Lab 2: every training run).
 
-    Each checkpoint is written into ``<run>/.staging`` and renamed to ``<run>/checkpoint-N`` when complete,
-    so an interruption never leaves a half-written checkpoint where :func:`last_complete_checkpoint` looks.
+    Takes the ``Trainer``'s arguments plus ``progress_bar``, the bar's label (None: no bar). Each checkpoint is
+    written into ``<run>/.staging`` and renamed to ``<run>/checkpoint-N`` when complete, so an interruption never
+    leaves a half-written checkpoint where :func:`last_complete_checkpoint` looks.
     """
 
     _staging_dir: str | None = None
 
-    def _get_output_dir(self, trial: Any) -> str:  # noqa: D401 - transformers hook
+    def __init__(self, *args: Any, progress_bar: str | None = None, **kwargs: Any) -> None:
+        with quiet_transformers():
+            super().__init__(*args, **kwargs)
+        self.remove_callback(PrinterCallback)  # with disable_tqdm the Trainer prints every log dict
+        if progress_bar is not None:
+            self.add_callback(TrainingProgress(progress_bar))
+
+    def _get_output_dir(self, trial: Any) -> str:
         return self._staging_dir if self._staging_dir is not None else super()._get_output_dir(trial)
 
     def _save(self, output_dir: str | None = None, state_dict: dict[str, Any] | None = None) -> None:
@@ -62,8 +75,6 @@ class AtomicCheckpointTrainer(Trainer):
         network request per checkpoint for a hub model such as the course's, which stalls offline). Resuming never
         needs the frozen weights: the run restarts from the same base model.
         """
-        from peft import PeftModel
-
         model = self.model
         if isinstance(model, PeftModel):
             model.save_pretrained = functools.partial(type(model).save_pretrained, model, save_embedding_layers=False)
@@ -112,8 +123,6 @@ class TrainingProgress(TrainerCallback):
         self.bar: Any = None
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        from tqdm.auto import tqdm
-
         self.bar = tqdm(total=state.max_steps, initial=state.global_step, desc=self.description, leave=False)
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:

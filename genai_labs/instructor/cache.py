@@ -15,20 +15,19 @@ from __future__ import annotations
 import contextlib
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
 
-from genai_labs.atomic_io import file_lock, lock_path, remove_folder_atomic
-from genai_labs.checkpoints import folder_stats, last_complete_checkpoint, remove_checkpoints, resume_folders
-from genai_labs.finetune import FINAL_DIR
-from genai_labs.finetune_study import RUN_INFO_FILE, RUN_KINDS
-from genai_labs.memory import format_bytes
+from genai_labs.core.atomic_io import file_lock, lock_path, remove_folder_atomic
+from genai_labs.core.folders import default_cache_dir
+from genai_labs.lab2.checkpoints import folder_stats, last_complete_checkpoint, remove_checkpoints, resume_folders
+from genai_labs.lab2.finetune import RUN_KINDS
+from genai_labs.lab2.memory import format_bytes
+from genai_labs.lab2.runs import FINAL_DIR, LAB2_CACHE_DIR, RUN_INFO_FILE
 from genai_labs.world.assets import BUILD_VERSION, build_leftovers, world_assets_dir
-from genai_labs.world.data_files import default_cache_dir
 
-LAB2_DIR = "lab2"
 _WORLD_BUILD = re.compile(r"world-v(\d+)")
 _WORLD_DATA = re.compile(r"world-data-seed\d+")
 _LAB2_RUN = re.compile(rf"({'|'.join(RUN_KINDS)})-[0-9a-f]{{16}}")
@@ -105,9 +104,10 @@ def _entries_in(root: Path, older_than_days: float | None) -> list[CacheEntry]:
             builds.add(path)
             entries.append(_entry_or_unreadable(path, lambda p=path: _world_build_entry(p, current)))
         elif _WORLD_DATA.fullmatch(path.name):
-            entries.append(_entry_or_unreadable(
-                path, lambda p=path: CacheEntry(p, "world data", *folder_stats(p), "generated", "", 0)))
-        elif path.name == LAB2_DIR:
+            entries.append(
+                _entry_or_unreadable(path, lambda p=path: CacheEntry(p, "world data", *folder_stats(p), "generated", "", 0))
+            )
+        elif path.name == LAB2_CACHE_DIR:
             try:
                 runs = sorted(path.iterdir())
             except OSError as err:
@@ -177,8 +177,11 @@ def prune_cache(root: Path | None = None, *, older_than_days: float | None = Non
     entry: ``removed``; ``busy`` when another process was building, training or loading it, or used it meanwhile
     (left alone); ``gone`` when another process removed it first; or ``failed: <reason>`` (another user's files in a
     shared cache)."""
-    return [(entry, _prune_one(entry, older_than_days))
-            for entry in cache_entries(root, older_than_days=older_than_days) if entry.prune]
+    return [
+        (entry, _prune_one(entry, older_than_days))
+        for entry in cache_entries(root, older_than_days=older_than_days)
+        if entry.prune
+    ]
 
 
 def entries_table(entries: list[CacheEntry], root: Path) -> str:
@@ -188,8 +191,10 @@ def entries_table(entries: list[CacheEntry], root: Path) -> str:
     lines = [f"{'entry':34s} {'kind':12s} {'size':>9s} {'last used':16s} {'state':44s} prune"]
     for e in entries:
         used = datetime.fromtimestamp(e.last_used, tz=timezone.utc).strftime("%Y-%m-%d %H:%M") if e.last_used else "-"
-        lines.append(f"{str(e.path.relative_to(root)):34s} {e.kind:12s} {format_bytes(e.size_bytes):>9s} {used:16s} "
-                     f"{e.state:44s} {e.prune or '-'}")
+        lines.append(
+            f"{e.path.relative_to(root)!s:34s} {e.kind:12s} {format_bytes(e.size_bytes):>9s} {used:16s} "
+            f"{e.state:44s} {e.prune or '-'}"
+        )
     total = sum(e.size_bytes for e in entries)
     freed = sum(e.prune_bytes for e in entries)
     lines.append(f"{root}: {format_bytes(total)} in {len(entries)} entries; --prune frees {format_bytes(freed)}")

@@ -8,19 +8,35 @@ confidence interval.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Sequence
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
+from peft import PeftModel
 
-from genai_labs.config import Lab3Config
-from genai_labs.data import DialogSum, filter_by_length, split_prompts
+from genai_labs.core.profiles import Lab3Config
+from genai_labs.core.torch_runtime import quiet_transformers
+from genai_labs.data import DialogSum, filter_by_length, load_dialogsum, load_toxicity_texts, split_prompts
 from genai_labs.generation import GenerationSettings, generate_texts
-from genai_labs.metrics import label_logits, paired_bootstrap, toxicity_probabilities, toxicity_summary
+from genai_labs.lab2.runs import lora_adapter_path
+from genai_labs.lab3.ppo import Seq2SeqPPO
+from genai_labs.lab3.value_head import REFERENCE_ADAPTER, use_adapter
+from genai_labs.metrics import (
+    classifier_logits,
+    label_logits,
+    paired_bootstrap,
+    rouge_differences,
+    rouge_table,
+    toxicity_probabilities,
+    toxicity_summary,
+)
+from genai_labs.models import load_reward_model, load_seq2seq
 from genai_labs.prompts import training_prompt
-from genai_labs.value_head import REFERENCE_ADAPTER, use_adapter
+from genai_labs.toxicity_classifier import RewardTrainConfig, classifier_accuracy, train_toxicity_classifier
 
 
 @dataclass(frozen=True)
@@ -69,8 +85,16 @@ def sampling_settings(config: Lab3Config) -> GenerationSettings:
     return GenerationSettings(max_new_tokens=config.eval_new_tokens, do_sample=True, top_k=0, top_p=1.0)
 
 
-def sampled_summaries(policy: Any, tokenizer: Any, prompts: Sequence[str], config: Lab3Config, *, seed: int,
-                      adapter: str | None = None, batch_size: int = 32) -> list[str]:
+def sampled_summaries(
+    policy: Any,
+    tokenizer: Any,
+    prompts: Sequence[str],
+    config: Lab3Config,
+    *,
+    seed: int,
+    adapter: str | None = None,
+    batch_size: int = 32,
+) -> list[str]:
     """Seeded sampled summaries of ``prompts`` by the policy, or by one of its adapters (``"reference"``)."""
     settings = sampling_settings(config)
     if adapter is None:
@@ -92,8 +116,17 @@ class ToxicityReport:
         return toxicity_summary(self.probabilities, threshold, resamples=resamples, seed=seed)
 
 
-def measure_toxicity(policy: Any, tokenizer: Any, prompts: Sequence[str], classifier: Any, classifier_tokenizer: Any,
-                     config: Lab3Config, *, seed: int, adapter: str | None = None) -> ToxicityReport:
+def measure_toxicity(
+    policy: Any,
+    tokenizer: Any,
+    prompts: Sequence[str],
+    classifier: Any,
+    classifier_tokenizer: Any,
+    config: Lab3Config,
+    *,
+    seed: int,
+    adapter: str | None = None,
+) -> ToxicityReport:
     """Sample one summary per prompt (seeded) and score P(``toxic_label``) on the summary (Lab 3)."""
     texts = sampled_summaries(policy, tokenizer, prompts, config, seed=seed, adapter=adapter)
     probabilities = toxicity_probabilities(classifier, classifier_tokenizer, texts, toxic_label=config.toxic_label)
@@ -105,22 +138,37 @@ def toxicity_change(before: ToxicityReport, after: ToxicityReport, *, resamples:
     paired = paired_bootstrap(after.probabilities, before.probabilities, resamples=resamples, seed=seed)
     mean_before = float(before.probabilities.mean())
     return {
-        "before": mean_before, "after": float(after.probabilities.mean()), "change": paired["diff"],
-        "ci_low": paired["low"], "ci_high": paired["high"],
+        "before": mean_before,
+        "after": float(after.probabilities.mean()),
+        "change": paired["diff"],
+        "ci_low": paired["low"],
+        "ci_high": paired["high"],
         "relative_change": paired["diff"] / mean_before if mean_before > 0 else float("nan"),
     }
 
 
-def reward_gain_table(prompts: Sequence[str], before: Sequence[str], after: Sequence[str], classifier: Any,
-                      classifier_tokenizer: Any, *, label: str = "nothate") -> pd.DataFrame:
+def reward_gain_table(
+    prompts: Sequence[str],
+    before: Sequence[str],
+    after: Sequence[str],
+    classifier: Any,
+    classifier_tokenizer: Any,
+    *,
+    label: str = "nothate",
+) -> pd.DataFrame:
     """Reference vs PPO summaries of the same prompts, sorted by the reward gain (largest first)."""
     reward_before = label_logits(classifier, classifier_tokenizer, list(before), label).numpy()
     reward_after = label_logits(classifier, classifier_tokenizer, list(after), label).numpy()
-    table = pd.DataFrame({
-        "dialogue": [p.split("\n\n")[1][:160] + "…" if "\n\n" in p else p[:160] for p in prompts],
-        "reference summary": list(before), "PPO summary": list(after),
-        "reward before": reward_before, "reward after": reward_after, "gain": reward_after - reward_before,
-    })
+    table = pd.DataFrame(
+        {
+            "dialogue": [p.split("\n\n")[1][:160] + "…" if "\n\n" in p else p[:160] for p in prompts],
+            "reference summary": list(before),
+            "PPO summary": list(after),
+            "reward before": reward_before,
+            "reward after": reward_after,
+            "gain": reward_after - reward_before,
+        }
+    )
     return table.sort_values("gain", ascending=False, ignore_index=True)
 
 
@@ -141,12 +189,6 @@ def reward_model_for(profile: Any, *, progress: bool = True) -> RewardModel:
     labeled toxicity set and scored on its held-out part: human labels become a reward. Otherwise the
     profile's classifier (the course: facebook/roberta-hate-speech-dynabench-r4-target) is loaded.
     """
-    from dataclasses import replace
-
-    from genai_labs.data import load_toxicity_texts
-    from genai_labs.models import load_reward_model
-    from genai_labs.reward_model import RewardTrainConfig, classifier_accuracy, train_toxicity_classifier
-
     config = profile.lab3
     if config.reward_train_epochs <= 0:
         model, tokenizer = load_reward_model(profile)
@@ -161,8 +203,6 @@ def reward_model_for(profile: Any, *, progress: bool = True) -> RewardModel:
 
 def classifier_demo(reward: RewardModel, texts: Sequence[str]) -> pd.DataFrame:
     """Logits and probabilities of each label for a few texts (Lab 3's neutral vs rude sentence)."""
-    from genai_labs.metrics import classifier_logits
-
     logits = classifier_logits(reward.model, reward.tokenizer, list(texts))
     probabilities = logits.softmax(dim=-1)
     id2label = reward.model.config.id2label
@@ -180,13 +220,6 @@ def starting_policy(profile: Any, base_model: Any, tokenizer: Any, *, progress: 
     ``lab3.adapter_path`` names a saved adapter; empty means Lab 2's LoRA for this profile, trained on the
     spot or taken from the cache Lab 2 left, so the lab runs standalone.
     """
-    import copy
-
-    from peft import PeftModel
-
-    from genai_labs.finetune_study import lora_adapter_path
-    from genai_labs.models import quiet_transformers
-
     path = profile.lab3.adapter_path or lora_adapter_path(profile, progress=progress)
     with quiet_transformers():
         return PeftModel.from_pretrained(copy.deepcopy(base_model), str(path), is_trainable=True)
@@ -197,14 +230,14 @@ def quality_price(policy: Any, tokenizer: Any, prompts: PromptSets, profile: Any
 
     Rows ``reference`` and ``ppo`` (means per metric) and ``change`` with paired 95% CIs of ROUGE-1.
     """
-    from genai_labs.metrics import rouge_differences, rouge_table
-
     settings = GenerationSettings(max_new_tokens=profile.lab2.max_new_tokens)
     with use_adapter(policy, REFERENCE_ADAPTER):
         reference = generate_texts(policy, tokenizer, prompts.eval_prompts, settings, batch_size=batch_size, progress=False)
     ppo = generate_texts(policy, tokenizer, prompts.eval_prompts, settings, batch_size=batch_size, progress=False)
     systems = {"reference": reference, "ppo": ppo}
-    table = rouge_table(systems, prompts.eval_references, seed=profile.seed).pivot(index="system", columns="metric", values="mean")
+    table = rouge_table(systems, prompts.eval_references, seed=profile.seed).pivot(
+        index="system", columns="metric", values="mean"
+    )
     table = table.loc[["reference", "ppo"]]
     diff = rouge_differences(systems, prompts.eval_references, baseline="reference", seed=profile.seed)
     row = diff[diff.metric == "rouge1"].iloc[0]
@@ -230,12 +263,6 @@ def detoxify(profile: Any, *, seed: int | None = None, progress: bool = False) -
     ``seed`` (default ``profile.seed``) drives PPO and the evaluation sampling; the starting adapter and the
     reward model stay those of the profile's seed.
     """
-    from dataclasses import replace
-
-    from genai_labs.data import load_dialogsum
-    from genai_labs.models import load_seq2seq
-    from genai_labs.ppo import Seq2SeqPPO
-
     seed = profile.seed if seed is None else seed
     config = profile.lab3
     data = load_dialogsum(profile)
@@ -244,11 +271,19 @@ def detoxify(profile: Any, *, seed: int | None = None, progress: bool = False) -
     prompts = prompt_sets(data, config, seed=profile.seed)
     reward = reward_model_for(profile, progress=progress)
     before = measure_toxicity(policy, tokenizer, prompts.eval_prompts, reward.model, reward.tokenizer, config, seed=seed)
-    trainer = Seq2SeqPPO(policy, tokenizer, reward_function(reward.model, reward.tokenizer, label=config.reward_label),
-                         replace(config.ppo, seed=seed))
+    trainer = Seq2SeqPPO(
+        policy,
+        tokenizer,
+        reward_function(reward.model, reward.tokenizer, label=config.reward_label),
+        replace(config.ppo, seed=seed),
+    )
     history = trainer.train(prompts.train, progress=progress)
     after = measure_toxicity(policy, tokenizer, prompts.eval_prompts, reward.model, reward.tokenizer, config, seed=seed)
     return DetoxResult(
-        before=before, after=after, change=toxicity_change(before, after, resamples=config.bootstrap_resamples, seed=seed),
-        quality=quality_price(policy, tokenizer, prompts, profile), history=history, reward_accuracy=reward.held_out_accuracy,
+        before=before,
+        after=after,
+        change=toxicity_change(before, after, resamples=config.bootstrap_resamples, seed=seed),
+        quality=quality_price(policy, tokenizer, prompts, profile),
+        history=history,
+        reward_accuracy=reward.held_out_accuracy,
     )

@@ -1,4 +1,4 @@
-"""A tiny hate-speech classifier shaped like ``facebook/roberta-hate-speech-dynabench-r4-target`` (Lab 3).
+"""A tiny hate-speech classifier shaped like ``facebook/roberta-hate-speech-dynabench-r4-target`` (world build, Lab 3).
 
 Lab 3's reward model in the ``tiny`` profile: a ``RobertaForSequenceClassification`` (roberta-base's
 architecture scaled down) with ``id2label = {0: "nothate", 1: "hate"}``, trained in seconds on the world's
@@ -14,18 +14,18 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 import torch
 from tokenizers import Tokenizer, decoders, pre_tokenizers, processors
 from tokenizers.models import BPE
 from tokenizers.trainers import BpeTrainer
-from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerBase, RobertaConfig, RobertaForSequenceClassification, TokenizersBackend
 
+from genai_labs.core.torch_runtime import quiet_transformers, torch_threads
 from genai_labs.metrics import classifier_logits
-from genai_labs.models import quiet_transformers, torch_threads
+from genai_labs.training_loop import LoopSettings, train_steps
 
 ROBERTA_SPECIALS: tuple[str, ...] = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")  # ids 0..4
 
@@ -137,37 +137,36 @@ def train_toxicity_classifier(
         tokenizer = train_reward_tokenizer(train_texts, config)
         model = build_toxicity_classifier(tokenizer, config, seed=seed)
         targets = torch.tensor([config.label2id[name] for name in train_labels], dtype=torch.long)
-        steps_per_epoch = -(-len(train_texts) // config.batch_size)
-        total = steps_per_epoch * config.epochs
-        warmup = max(1, int(total * config.warmup_fraction))
-        optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda s: (s + 1) / warmup if s < warmup else max(0.0, (total - s) / max(1, total - warmup))
+        batches = shuffled_batches(len(train_texts), config.batch_size, config.epochs, seed)
+        steps = len(batches)
+        loop = LoopSettings(
+            steps=steps,
+            learning_rate=config.learning_rate,
+            warmup_steps=max(1, int(steps * config.warmup_fraction)),
+            weight_decay=config.weight_decay,
         )
-        rng = random.Random(seed)
-        epoch_losses: list[float] = []
-        model.train()
-        bar = tqdm(total=total, desc="training toxicity classifier", disable=not progress, leave=False)
-        for _ in range(config.epochs):
-            order = list(range(len(train_texts)))
-            rng.shuffle(order)
-            losses = []
-            for begin in range(0, len(order), config.batch_size):
-                idx = order[begin : begin + config.batch_size]
-                enc = tokenizer([train_texts[i] for i in idx], padding=True, truncation=True, max_length=config.max_length, return_tensors="pt")
-                loss = model(**enc, labels=targets[idx]).loss
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-                losses.append(loss.item())
-                bar.update(1)
-            epoch_losses.append(sum(losses) / len(losses))
-            bar.set_postfix(loss=f"{epoch_losses[-1]:.3f}")
-        bar.close()
-        model.eval()
-    return model, tokenizer, RewardTrainHistory(tuple(epoch_losses), time.perf_counter() - start)
+
+        def step_loss(step: int) -> torch.Tensor:
+            idx = batches[step]
+            texts = [train_texts[i] for i in idx]
+            enc = tokenizer(texts, padding=True, truncation=True, max_length=config.max_length, return_tensors="pt")
+            return model(**enc, labels=targets[idx]).loss
+
+        losses = train_steps(model, step_loss, loop, description="training toxicity classifier", progress=progress)
+    per_epoch = max(1, -(-len(train_texts) // config.batch_size))
+    epoch_losses = tuple(sum(losses[i : i + per_epoch]) / per_epoch for i in range(0, steps, per_epoch))
+    return model, tokenizer, RewardTrainHistory(epoch_losses, time.perf_counter() - start)
+
+
+def shuffled_batches(n: int, batch_size: int, epochs: int, seed: int) -> list[list[int]]:
+    """Row indices of every step: each epoch visits the ``n`` rows once in a seeded random order, in batches."""
+    rng = random.Random(seed)
+    batches: list[list[int]] = []
+    for _ in range(epochs):
+        order = list(range(n))
+        rng.shuffle(order)
+        batches += [order[begin : begin + batch_size] for begin in range(0, n, batch_size)]
+    return batches
 
 
 def classifier_accuracy(

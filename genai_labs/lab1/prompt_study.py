@@ -6,14 +6,15 @@ tables and curves Lab 1 shows, so the notebook stays a lesson: one call per sect
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import datasets
 import pandas as pd
 import torch
 
-from genai_labs.config import Lab1Config
+from genai_labs.core.profiles import Lab1Config
 from genai_labs.generation import GenerationSettings, generate_texts, model_device
 from genai_labs.metrics import distinct_n, rouge_differences, rouge_table
 from genai_labs.prompts import STYLES, PromptBuild, build_prompt  # STYLES: one definition, in prompts
@@ -33,7 +34,7 @@ class StyleShots:
 
 def shots_from(split: datasets.Dataset, config: Lab1Config) -> StyleShots:
     """The course's shots: rows ``one_shot_indices`` and ``few_shot_indices`` of ``split``."""
-    pick = lambda indices: tuple((split[i]["dialogue"], split[i]["summary"]) for i in indices)  # noqa: E731
+    pick = lambda indices: tuple((split[i]["dialogue"], split[i]["summary"]) for i in indices)
     return StyleShots(one_shot=pick(config.one_shot_indices), few_shot=pick(config.few_shot_indices))
 
 
@@ -45,8 +46,16 @@ def style_prompts(dialogue: str, shots: StyleShots, tokenizer: Any, *, on_overfl
     }
 
 
-def side_by_side(model: Any, tokenizer: Any, split: datasets.Dataset, indices: Sequence[int], shots: StyleShots,
-                 settings: GenerationSettings, *, seed: int = 0) -> pd.DataFrame:
+def side_by_side(
+    model: Any,
+    tokenizer: Any,
+    split: datasets.Dataset,
+    indices: Sequence[int],
+    shots: StyleShots,
+    settings: GenerationSettings,
+    *,
+    seed: int = 0,
+) -> pd.DataFrame:
     """One row per (dialogue, style): the model's summary next to the human one, with prompt sizes."""
     rows: list[dict[str, Any]] = []
     for index in indices:
@@ -54,25 +63,48 @@ def side_by_side(model: Any, tokenizer: Any, split: datasets.Dataset, indices: S
         builds = style_prompts(example["dialogue"], shots, tokenizer)
         outputs = generate_texts(model, tokenizer, [b.text for b in builds.values()], settings, seed=seed, progress=False)
         for (style, build), output in zip(builds.items(), outputs):
-            rows.append({
-                "index": index, "style": style, "prompt tokens": build.n_tokens,
-                "shots used": len(build.shots_used), "model summary": output, "human summary": example["summary"],
-            })
+            rows.append(
+                {
+                    "index": index,
+                    "style": style,
+                    "prompt tokens": build.n_tokens,
+                    "shots used": len(build.shots_used),
+                    "model summary": output,
+                    "human summary": example["summary"],
+                }
+            )
     return pd.DataFrame(rows)
 
 
-def style_predictions(model: Any, tokenizer: Any, dialogues: Sequence[str], shots: StyleShots, settings: GenerationSettings,
-                      *, batch_size: int = 16, seed: int = 0, progress: bool = True) -> dict[str, list[str]]:
+def style_predictions(
+    model: Any,
+    tokenizer: Any,
+    dialogues: Sequence[str],
+    shots: StyleShots,
+    settings: GenerationSettings,
+    *,
+    batch_size: int = 16,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict[str, list[str]]:
     """Summaries of every dialogue under every prompt style (batched generation)."""
     predictions: dict[str, list[str]] = {}
     for style in STYLES:
         prompts = [style_prompts(d, shots, tokenizer)[style].text for d in dialogues]
-        predictions[style] = generate_texts(model, tokenizer, prompts, settings, batch_size=batch_size, seed=seed, progress=progress)
+        predictions[style] = generate_texts(
+            model, tokenizer, prompts, settings, batch_size=batch_size, seed=seed, progress=progress
+        )
     return predictions
 
 
-def style_rouge(predictions: dict[str, list[str]], references: Sequence[Sequence[str]], *, baseline: str = "instruction",
-                resamples: int = 1000, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+def style_rouge(
+    predictions: dict[str, list[str]],
+    references: Sequence[Sequence[str]],
+    *,
+    baseline: str = "instruction",
+    resamples: int = 1000,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """ROUGE per style with 95% CIs, and paired-bootstrap differences against ``baseline`` (Lab 1).
 
     ``predictions`` maps any names to summaries of the same dialogues, so a learner's own prompt can join
@@ -89,7 +121,9 @@ def style_rouge(predictions: dict[str, list[str]], references: Sequence[Sequence
     return table, differences
 
 
-def settings_table(model: Any, tokenizer: Any, prompt: str, settings: dict[str, GenerationSettings], *, seed: int = 0) -> pd.DataFrame:
+def settings_table(
+    model: Any, tokenizer: Any, prompt: str, settings: dict[str, GenerationSettings], *, seed: int = 0
+) -> pd.DataFrame:
     """The same prompt under several generation settings, one row each (seeded, so reruns print the same)."""
     rows = []
     for name, setting in settings.items():
@@ -111,8 +145,9 @@ def _greedy_steps(model: Any, tokenizer: Any, prompt: str, steps: int) -> tuple[
     try:
         encoder_outputs = model.get_encoder()(**encoded)  # once: only the decoder's input grows step by step
         for _ in range(steps):
-            logits = model(encoder_outputs=encoder_outputs, attention_mask=encoded["attention_mask"],
-                           decoder_input_ids=prefix).logits[0, -1]
+            logits = model(
+                encoder_outputs=encoder_outputs, attention_mask=encoded["attention_mask"], decoder_input_ids=prefix
+            ).logits[0, -1]
             all_logits.append(logits.float().cpu())
             prefix = torch.cat([prefix, logits.argmax().view(1, 1)], dim=1)
             if eos is not None and int(prefix[0, -1]) == eos:
@@ -151,8 +186,17 @@ def most_uncertain_step(model: Any, tokenizer: Any, prompt: str, *, max_new_toke
     return max(range(len(entropies)), key=entropies.__getitem__)
 
 
-def diversity_by_temperature(model: Any, tokenizer: Any, prompts: Sequence[str], temperatures: Sequence[float], *,
-                             samples: int, max_new_tokens: int, top_k: int = 0, seed: int = 0) -> pd.DataFrame:
+def diversity_by_temperature(
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[str],
+    temperatures: Sequence[float],
+    *,
+    samples: int,
+    max_new_tokens: int,
+    top_k: int = 0,
+    seed: int = 0,
+) -> pd.DataFrame:
     """distinct-1/2 over ``samples`` sampled summaries per prompt, for each temperature (Lab 1's diversity curve).
 
     ``top_k=0`` samples from the whole temperature-scaled distribution, like the lab's settings table and
@@ -163,11 +207,13 @@ def diversity_by_temperature(model: Any, tokenizer: Any, prompts: Sequence[str],
         setting = GenerationSettings(max_new_tokens=max_new_tokens, do_sample=True, temperature=temperature, top_k=top_k)
         repeated = [p for p in prompts for _ in range(samples)]
         texts = generate_texts(model, tokenizer, repeated, setting, seed=seed, progress=False)
-        groups = [texts[i * samples:(i + 1) * samples] for i in range(len(prompts))]
-        rows.append({
-            "temperature": temperature,
-            "distinct-1": sum(distinct_n(g, 1) for g in groups) / len(groups),
-            "distinct-2": sum(distinct_n(g, 2) for g in groups) / len(groups),
-            "unique summaries per prompt": sum(len(set(g)) for g in groups) / len(groups),
-        })
+        groups = [texts[i * samples : (i + 1) * samples] for i in range(len(prompts))]
+        rows.append(
+            {
+                "temperature": temperature,
+                "distinct-1": sum(distinct_n(g, 1) for g in groups) / len(groups),
+                "distinct-2": sum(distinct_n(g, 2) for g in groups) / len(groups),
+                "unique summaries per prompt": sum(len(set(g)) for g in groups) / len(groups),
+            }
+        )
     return pd.DataFrame(rows)

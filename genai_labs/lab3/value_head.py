@@ -8,8 +8,8 @@ before PPO. This module builds those pieces and reports their sizes for the note
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import torch
 from peft import PeftModel
