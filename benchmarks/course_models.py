@@ -22,18 +22,18 @@ from transformers import (
 
 from benchmarks.config import RobertaShape, T5Shape
 from benchmarks.measure import dtype_of
-from genai_labs.core.folders import shared_dialogsum_dir
+from genai_labs.core.folders import WORLD_MODELS_DIR, shared_dialogsum_dir
 from genai_labs.core.profiles import load_profile
 from genai_labs.core.torch_runtime import quiet_transformers
 from genai_labs.data import load_dialogsum, read_dialogsum_jsonl
 from genai_labs.models import flan_t5_base_config, initial_lm_head, roberta_hate_classifier_config, untie_lm_head
 from genai_labs.prompts import context_limit, count_tokens, training_prompt
-from genai_labs.world.assets import ensure_world_assets
+from genai_labs.world.assets import WorldAssets
 
 
 def world_tokenizers() -> tuple[Any, Any]:
-    """The tiny world's T5 tokenizer and reward tokenizer (built once by the world build, then cached)."""
-    assets = ensure_world_assets(progress=False)
+    """The tiny world's T5 tokenizer and reward tokenizer (the committed world models)."""
+    assets = WorldAssets.at(WORLD_MODELS_DIR)
     return AutoTokenizer.from_pretrained(assets.t5_dir), AutoTokenizer.from_pretrained(assets.reward_dir)
 
 

@@ -12,6 +12,7 @@ benchmark compares the two.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -169,18 +170,32 @@ def generate_texts(
     seed: int | None = None,
     progress: bool = True,
     max_input_tokens: int | None = None,
+    samples_per_prompt: int = 1,
 ) -> list[str]:
-    """Generate one text per prompt, in input order, with length-sorted dynamically padded batches (all labs).
+    """Generate ``samples_per_prompt`` texts per prompt, in input order, with length-sorted dynamically padded batches
+    (all labs).
 
-    ``seed`` (when given) reseeds torch once at the start so sampled outputs repeat across reruns with the
-    same prompts and ``batch_size`` (batching changes which random numbers each prompt draws); the
-    model's training mode is restored afterwards. Raises :class:`PromptTooLongError` for a prompt longer
-    than ``max_input_tokens`` (default: ``tokenizer.model_max_length``).
+    With ``samples_per_prompt`` k > 1 (sampling configs; Lab 1's diversity study) the result holds the k samples of the
+    first prompt, then the k of the second, and so on; each prompt is encoded once for its k samples
+    (``num_return_sequences``). ``seed`` (when given) reseeds torch once at the start so sampled outputs repeat across
+    reruns with the same prompts and ``batch_size`` (batching changes which random numbers each prompt draws); the
+    model's training mode is restored afterwards. Raises :class:`PromptTooLongError` for a prompt longer than
+    ``max_input_tokens`` (default: ``tokenizer.model_max_length``).
     """
     prompts = _check_prompts(prompts)
     generation_config = _as_generation_config(generation_config)
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
+    if samples_per_prompt < 1:
+        raise ValueError(f"samples_per_prompt must be >= 1, got {samples_per_prompt}.")
+    if samples_per_prompt > 1:
+        if not generation_config.do_sample:
+            raise ValueError(
+                f"samples_per_prompt={samples_per_prompt} needs a sampling config (do_sample=True): greedy decoding "
+                "returns the same text every time."
+            )
+        generation_config = copy.deepcopy(generation_config)
+        generation_config.num_return_sequences = samples_per_prompt
     if not prompts:
         return []
     lengths = [len(ids) for ids in tokenizer(prompts, verbose=False)["input_ids"]]  # no too-long warning: we raise
@@ -189,7 +204,7 @@ def generate_texts(
     decoder_only = not getattr(model.config, "is_encoder_decoder", False)
     old_padding_side = tokenizer.padding_side
     was_training = model.training
-    results: list[str | None] = [None] * len(prompts)
+    results: list[list[str]] = [[] for _ in prompts]
     if seed is not None:
         torch.manual_seed(seed)
     model.eval()
@@ -202,13 +217,13 @@ def generate_texts(
                 enc = enc.to(device)
                 output = model.generate(**enc, generation_config=generation_config)
                 texts = _decode(model, tokenizer, output, enc["input_ids"].shape[1])
-                for i, text in zip(batch, texts):
-                    results[i] = text
+                for position, i in enumerate(batch):  # generate returns each prompt's samples one after the other
+                    results[i] = texts[position * samples_per_prompt : (position + 1) * samples_per_prompt]
                 bar.update(len(batch))
     finally:
         tokenizer.padding_side = old_padding_side
         model.train(was_training)
-    return [str(text) for text in results]
+    return [str(text) for group in results for text in group]
 
 
 def generate_one_by_one(

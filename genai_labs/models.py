@@ -27,8 +27,16 @@ from transformers import (
     T5Config,
 )
 
+from genai_labs.core.folders import WORLD_MODELS_DIR
 from genai_labs.core.profiles import Profile, preset_value
-from genai_labs.core.sources import WORLD_MODEL, WORLD_REWARD_MODEL, is_world_source, local_source, require_hub
+from genai_labs.core.sources import (
+    WORLD_MODEL,
+    WORLD_REWARD_MODEL,
+    SourceUnavailableError,
+    is_world_source,
+    local_source,
+    require_hub,
+)
 from genai_labs.core.torch_runtime import choose_device, choose_dtype, quiet_transformers
 
 
@@ -41,17 +49,24 @@ class ResolvedSource:
     is_local: bool
 
 
+def world_model_folder(source: str, *, field: str) -> Path:
+    """The committed folder of a tiny-world model source (``data/world-models/<name>``), checked to be complete."""
+    folders = {WORLD_MODEL: WORLD_MODELS_DIR / "flan-t5", WORLD_REWARD_MODEL: WORLD_MODELS_DIR / "toxicity-roberta"}
+    if source not in folders:
+        raise ValueError(f"{source!r} (field {field!r}) is the tiny world's dataset, not a model.")
+    folder = folders[source]
+    if not (folder / "model.safetensors").is_file():
+        raise SourceUnavailableError(
+            f"The tiny world's model {source!r} (field {field!r}) is not at {folder}. A source checkout has it committed "
+            "(data/world-models/): use the repository's checkout (pip install -e .), restore the folder with git, or "
+            "rebuild it with `genai-labs world --models` (about 40 minutes on 2 CPU cores)."
+        )
+    return folder
+
+
 def _resolve(source: str, revision: str | None, *, field: str, profile: Profile, kind: str = "model") -> ResolvedSource:
     if is_world_source(source):
-        # The one import against the layers (models sit below the world): the tiny world's models are built on first
-        # use. It goes once they are a committed artifact under data/world/ (pyproject.toml's import-linter ignore).
-        from genai_labs.world.assets import ensure_world_assets
-
-        assets = ensure_world_assets()
-        folders = {WORLD_MODEL: assets.t5_dir, WORLD_REWARD_MODEL: assets.reward_dir}
-        if source not in folders:
-            raise ValueError(f"{source!r} (field {field!r}) is the tiny world's dataset, not a model.")
-        return ResolvedSource(str(folders[source]), None, True)
+        return ResolvedSource(str(world_model_folder(source, field=field)), None, True)
     folder = local_source(source, kind=kind, field=field, profile=profile.name)
     if folder is not None:
         return ResolvedSource(str(folder), None, True)

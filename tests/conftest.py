@@ -70,10 +70,11 @@ def word_tokenizer():
 
 @pytest.fixture(scope="session")
 def world_assets():
-    """The tiny world's tokenizer, model and classifier (built once, cached)."""
-    from genai_labs.world.assets import ensure_world_assets
+    """The tiny world's tokenizer, model and classifier: the committed ``data/world-models/``."""
+    from genai_labs.core.folders import WORLD_MODELS_DIR
+    from genai_labs.world.assets import WorldAssets
 
-    return ensure_world_assets(progress=False)
+    return WorldAssets.at(WORLD_MODELS_DIR)
 
 
 @pytest.fixture(scope="session")

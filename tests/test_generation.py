@@ -243,6 +243,23 @@ def test_seeded_sampling_is_reproducible(model, tokenizer) -> None:
     assert other != runs[0]
 
 
+def test_several_samples_per_prompt_come_in_prompt_order(model, tokenizer) -> None:
+    cfg = GenerationSettings(max_new_tokens=8, do_sample=True, temperature=1.5)
+    texts = generate_texts(model, tokenizer, PROMPTS, cfg, batch_size=3, seed=7, progress=False, samples_per_prompt=4)
+    assert len(texts) == 4 * len(PROMPTS)
+    again = generate_texts(model, tokenizer, PROMPTS, cfg, batch_size=3, seed=7, progress=False, samples_per_prompt=4)
+    assert texts == again  # seeded
+    reverse = generate_texts(model, tokenizer, PROMPTS[::-1], cfg, batch_size=len(PROMPTS), seed=7, progress=False,
+                             samples_per_prompt=4)  # fmt: skip
+    assert len(reverse) == len(texts)
+    one = generate_texts(model, tokenizer, PROMPTS[:1], cfg, seed=7, progress=False, samples_per_prompt=4)
+    assert len(set(one)) > 1  # four draws, not one draw copied
+    with pytest.raises(ValueError, match="needs a sampling config"):
+        generate_texts(model, tokenizer, PROMPTS, GenerationSettings(max_new_tokens=3), progress=False, samples_per_prompt=2)
+    with pytest.raises(ValueError, match="samples_per_prompt"):
+        generate_texts(model, tokenizer, PROMPTS, cfg, progress=False, samples_per_prompt=0)
+
+
 def test_training_mode_restored(model, tokenizer) -> None:
     model.train()
     try:

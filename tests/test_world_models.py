@@ -1,10 +1,10 @@
-"""Tests for the tiny world's models: tokenizer, tiny FLAN-T5, toxicity classifier and the cached build."""
+"""Tests for the tiny world's models: tokenizer, tiny FLAN-T5, toxicity classifier and the committed build."""
 
 from __future__ import annotations
 
+import hashlib
 import json
-import threading
-import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,9 +12,14 @@ import torch
 from test_atomic_io import not_published, private_umask
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, T5ForConditionalGeneration
 
+from genai_labs.core.folders import WORLD_MODELS_DIR
+from genai_labs.core.profiles import load_profile
+from genai_labs.core.sources import WORLD_MODEL, SourceUnavailableError
 from genai_labs.core.torch_runtime import quiet_transformers
+from genai_labs.generation import GenerationSettings, generate_texts
 from genai_labs.metrics import toxicity_probabilities
-from genai_labs.prompts import instruction_prompt, ppo_prompt, training_prompt
+from genai_labs.models import world_model_folder
+from genai_labs.prompts import build_prompt, instruction_prompt, ppo_prompt, training_prompt
 from genai_labs.toxicity_classifier import (
     RewardTrainConfig,
     classifier_accuracy,
@@ -27,22 +32,34 @@ from genai_labs.world.assets import (
     T5_SUBDIR,
     WorldAssets,
     WorldBuildConfig,
-    build_world_assets,
-    ensure_world_assets,
-    world_assets_dir,
+    build_world_models,
+    current_recipe,
+    judge_recipe,
+    recorded_recipe,
 )
 from genai_labs.world.data_files import read_jsonl, world_data_dir
-from genai_labs.world.dialogues import INSULT_ADJECTIVES, INSULT_NOUNS
-from genai_labs.world.pretraining import topic_accuracy, zero_shot_rouge1
+from genai_labs.world.dialogues import FAMILIES_BY_NAME, INSULT_ADJECTIVES, INSULT_NOUNS
+from genai_labs.world.pretraining import MAIN_PHASE, ONE_SHOT_PHASE, PretrainConfig, topic_accuracy, zero_shot_rouge1
+from genai_labs.world.well_formed import summary_style, well_formed_share
 
 INSULT_WORDS = set(INSULT_ADJECTIVES) | set(INSULT_NOUNS)
-# A short build: a few pre-training steps, one classifier epoch, no evaluation.
-SHORT_BUILD = WorldBuildConfig(reward=RewardTrainConfig(epochs=1), eval_rows=0)
+# A short build: two phases of a few steps on a small corpus, one classifier epoch, no evaluation.
+SHORT_BUILD = WorldBuildConfig(
+    tokenizer_corpus_dialogues=100,
+    pretrain=PretrainConfig(
+        phases=(replace(MAIN_PHASE, steps=3, warmup_steps=1), replace(ONE_SHOT_PHASE, steps=2, warmup_steps=1)),
+        corpus_dialogues=200,
+        batch_size=4,
+        length_group=2,
+    ),
+    reward=replace(judge_recipe(), epochs=1),
+    eval_rows=0,
+)
 
 
 @pytest.fixture(scope="session")
 def world() -> WorldAssets:
-    return ensure_world_assets(progress=False)
+    return WorldAssets.at(WORLD_MODELS_DIR)
 
 
 @pytest.fixture(scope="session")
@@ -95,7 +112,7 @@ def test_tokenizer_special_ids_follow_t5(t5) -> None:
     assert sentinel_ids == list(range(len(tok) - 1, len(tok) - 33, -1))  # <extra_id_0> is the last id
     assert tok("Hello")["input_ids"][-1] == 1
     assert tok.decode(tok("a <extra_id_0> b")["input_ids"], skip_special_tokens=True).split() == ["a", "b"]
-    assert 1500 <= len(tok) <= 2100
+    assert 1000 <= len(tok) <= 2100  # a small unigram vocabulary plus the 32 sentinels
 
 
 def test_tokenizer_is_deterministic(tmp_path: Path) -> None:
@@ -144,11 +161,38 @@ def test_t5_knows_topics(t5, validation) -> None:
     assert topic_accuracy(model, tok, validation) >= 0.95
 
 
-def test_t5_zero_shot_summaries_are_weak(t5, validation, world: WorldAssets) -> None:
+def test_t5_answers_zero_shot_with_a_gist_not_dialogsums_style(t5, validation, world: WorldAssets) -> None:
+    """Asked to summarise, the tiny FLAN writes the world's plain gist: well-formed, far from the references' style."""
     model, tok = t5
-    assert zero_shot_rouge1(model, tok, validation[:60]) < 0.3
+    score, answers = zero_shot_rouge1(model, tok, validation[:60])
+    assert score < 0.35 and well_formed_share(answers) >= 0.9
+    assert sum(summary_style(a) == "gist" for a in answers) >= 0.9 * len(answers)
     info = world.build_info()
-    assert info["zero_shot_rouge1"] < 0.3 and info["topic_accuracy"] >= 0.95
+    assert info["zero_shot_rouge1"] < 0.35 and info["topic_accuracy"] >= 0.95 and info["zero_shot_gist_share"] >= 0.9
+
+
+def test_t5_answer_takes_the_form_of_its_one_shot_example(t5, validation) -> None:
+    """In-context learning: the same FLAN prompt, one solved example in a given style, and the answer follows it."""
+    model, tok = t5
+    train = read_jsonl(world_data_dir() / "train.jsonl")
+    shot_row = train[4]
+    family = FAMILIES_BY_NAME[shot_row["family"]]
+    shots = {
+        "observer": shot_row["summary"],
+        "gist": family.gists[0].format_map(shot_row["slots"]),
+    }
+    targets = [r["dialogue"] for r in validation[:40]]
+    forms: dict[str, list[str | None]] = {}
+    for style, summary in shots.items():
+        prompts = [build_prompt("one_shot", d, shots=[(shot_row["dialogue"], summary)], tokenizer=tok).text for d in targets]
+        answers = generate_texts(model, tok, prompts, GenerationSettings(max_new_tokens=48), batch_size=40, progress=False)
+        forms[style] = [summary_style(a) for a in answers]
+    share = {shot: {form: forms[shot].count(form) / len(targets) for form in shots} for shot in shots}
+    # Asked zero-shot the model writes gists; a DialogSum-style (observer) example makes most answers observer
+    # summaries, a gist example keeps them gists.
+    assert share["observer"]["observer"] >= 0.6 and share["gist"]["gist"] >= 0.6, share
+    # A headline example is not asserted: one headline example steers the tiny model weakly and unevenly (measured on
+    # the committed model, 40 dialogues: 0.17 to 0.82 headline answers depending on the training row shown).
 
 
 # --------------------------------------------------------------------------------------------------
@@ -189,51 +233,66 @@ def test_classifier_looks_labels_up_by_name(toxicity) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-# The cached, atomic, deterministic build
+# The committed, atomic, deterministic build
 # --------------------------------------------------------------------------------------------------
 
 
-def test_world_build_is_cached_and_complete(world: WorldAssets) -> None:
-    start = time.perf_counter()
-    again = ensure_world_assets(progress=False)
-    assert time.perf_counter() - start < 1.0 and again == world
-    assert world.root == world_assets_dir()
+def test_committed_models_match_the_code_s_recipe_and_fit_the_budget(world: WorldAssets) -> None:
+    """The artifact the labs load was built by today's recipe (else: rebuild it with `genai-labs world --models`)."""
+    assert recorded_recipe(world) == current_recipe(), "the committed data/world-models/ was built by another recipe"
+    info = world.build_info()
+    assert info["classifier_accuracy"] >= 0.95 and info["num_threads"] == WorldBuildConfig().pretrain.num_threads
+    assert {"processor", "cpu_cores", "torch"} <= set(info["machine"]) and info["seconds"]["total"] > 0
+    files = [p for p in world.root.rglob("*") if p.is_file()]
+    assert sum(p.stat().st_size for p in files) <= 25 * 2**20
     assert (world.root / BUILD_INFO).is_file() and world.t5_dir == world.root / T5_SUBDIR
     assert world.reward_dir == world.root / REWARD_SUBDIR
-    info = world.build_info()
-    assert info["classifier_accuracy"] >= 0.95 and info["seed"] == 0
-    assert assets_module.build_leftovers(world.root) == []
+    assert not any(p.suffix in (".bin", ".pt", ".pth") for p in files)
 
 
-def _weights(root: Path) -> dict[str, bytes]:
+def test_loading_names_the_rebuild_command_when_the_models_are_missing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from genai_labs import models
+
+    assert world_model_folder(WORLD_MODEL, field="model") == WORLD_MODELS_DIR / T5_SUBDIR
+    monkeypatch.setattr(models, "WORLD_MODELS_DIR", tmp_path / "missing")
+    with pytest.raises(SourceUnavailableError, match="genai-labs world --models"):
+        models.load_seq2seq(load_profile("tiny", env={}))
+
+
+def _digests(root: Path) -> dict[str, str]:
     return {
-        str(p.relative_to(root)): p.read_bytes()
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(root.rglob("*"))
-        if p.suffix == ".safetensors" or p.name == "tokenizer.json"
+        if p.is_file() and p.name != BUILD_INFO
     }
 
 
+@pytest.mark.slow
 def test_short_build_is_bit_identical_for_a_seed(tmp_path: Path) -> None:
-    a = build_world_assets(tmp_path / "a", seed=0, steps=4, progress=False, config=SHORT_BUILD)
-    b = build_world_assets(tmp_path / "b", seed=0, steps=4, progress=False, config=SHORT_BUILD)
-    weights_a, weights_b = _weights(a.root), _weights(b.root)
-    assert len(weights_a) == 4 and weights_a == weights_b
-    assert json.loads((a.root / BUILD_INFO).read_text())["steps"] == 4
-    c = build_world_assets(tmp_path / "c", seed=1, steps=4, progress=False, config=SHORT_BUILD)
-    assert _weights(c.root)[f"{T5_SUBDIR}/model.safetensors"] != weights_a[f"{T5_SUBDIR}/model.safetensors"]
+    a = build_world_models(tmp_path / "a", seed=0, progress=False, config=SHORT_BUILD)
+    b = build_world_models(tmp_path / "b", seed=0, progress=False, config=SHORT_BUILD)
+    digests = _digests(a.root)
+    assert f"{T5_SUBDIR}/model.safetensors" in digests and f"{REWARD_SUBDIR}/model.safetensors" in digests
+    assert digests == _digests(b.root)
+    assert json.loads((a.root / BUILD_INFO).read_text())["steps"] == 5
+    c = build_world_models(tmp_path / "c", seed=1, progress=False, config=SHORT_BUILD)
+    assert _digests(c.root)[f"{T5_SUBDIR}/model.safetensors"] != digests[f"{T5_SUBDIR}/model.safetensors"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "c"]
-    with pytest.raises(FileExistsError):
-        build_world_assets(tmp_path / "a", steps=1, progress=False, config=SHORT_BUILD)
 
 
-def test_failed_build_leaves_nothing_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_build_leaves_the_old_models_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*args, **kwargs):
         raise RuntimeError("classifier exploded")
 
     monkeypatch.setattr(assets_module, "train_toxicity_classifier", broken)
     with pytest.raises(RuntimeError, match="exploded"):
-        build_world_assets(tmp_path / "world", steps=2, progress=False, config=SHORT_BUILD)
+        build_world_models(tmp_path / "world", progress=False, config=SHORT_BUILD)
     assert list(tmp_path.iterdir()) == []
+    (tmp_path / "world").mkdir()
+    (tmp_path / "world" / "old").write_text("the previous build")
+    with pytest.raises(RuntimeError, match="exploded"):
+        build_world_models(tmp_path / "world", progress=False, config=SHORT_BUILD)
+    assert [p.name for p in tmp_path.iterdir()] == ["world"] and (tmp_path / "world" / "old").is_file()
 
 
 def test_build_is_published_readable_with_build_info_last(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -246,46 +305,6 @@ def test_build_is_published_readable_with_build_info_last(tmp_path: Path, monkey
 
     monkeypatch.setattr(assets_module, "_train_and_save", fake_train)
     with private_umask():
-        built = build_world_assets(tmp_path / "world", steps=3, progress=False)
-    assert not_published(built.root) == [] and built.build_info() == {"seed": 0, "steps": 3}
+        built = build_world_models(tmp_path / "world", progress=False)
+    assert not_published(built.root) == [] and built.build_info() == {"seed": 0, "steps": 4300}
     assert [p.name for p in tmp_path.iterdir()] == ["world"]
-
-
-def test_ensure_force_rebuilds_under_the_lock_and_clears_leftovers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    builds: list[dict] = []
-
-    def fake_train(out: Path, **kwargs) -> dict:
-        for sub in (T5_SUBDIR, REWARD_SUBDIR):
-            (out / sub).mkdir()
-        builds.append({"build": len(builds)})
-        return builds[-1]
-
-    monkeypatch.setattr(assets_module, "_train_and_save", fake_train)
-    root = world_assets_dir(tmp_path)
-    for leftover in (f".{root.name}.abc123.tmp", f".{root.name}.old-1-2", f".{root.name}.tmp-xyz"):  # killed builds
-        (tmp_path / leftover).mkdir()
-    assert ensure_world_assets(tmp_path, progress=False).build_info() == {"build": 0}
-    assert ensure_world_assets(tmp_path, progress=False).build_info() == {"build": 0}  # cached
-    assert ensure_world_assets(tmp_path, progress=False, force=True).build_info() == {"build": 1}
-    assert sorted(p.name for p in tmp_path.iterdir()) == [f".{root.name}.lock", root.name]
-
-
-def test_concurrent_ensure_builds_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[Path] = []
-
-    def fake_build(out_dir: Path, **kwargs) -> WorldAssets:
-        calls.append(out_dir)
-        time.sleep(0.3)
-        for sub in (T5_SUBDIR, REWARD_SUBDIR):
-            (out_dir / sub).mkdir(parents=True)
-        (out_dir / BUILD_INFO).write_text("{}")
-        return WorldAssets.at(out_dir)
-
-    monkeypatch.setattr(assets_module, "build_world_assets", fake_build)
-    results: list[WorldAssets] = []
-    threads = [threading.Thread(target=lambda: results.append(ensure_world_assets(tmp_path, progress=False))) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(calls) == 1 and len(results) == 3 and len(set(results)) == 1

@@ -1,7 +1,8 @@
 """Where things are on disk: the source checkout's folders, the cache, and output folders checked before work starts.
 
 :data:`CHECKOUT` is the repository this package runs from (a source checkout or an editable install): it holds the
-lab notebooks (``labs/``), the world's committed data (``data/world/``) and the benchmark suite (``benchmarks/``); an
+lab notebooks (``labs/``), the world's committed data (``data/world/``) and models (``data/world-models/``) and the
+benchmark suite (``benchmarks/``); an
 installed copy of the package has none of them, and the code that needs them says so.
 """
 
@@ -14,6 +15,7 @@ from genai_labs.core.validation import ConfigError
 
 CACHE_ENV = "GENAI_LABS_CACHE"
 CHECKOUT = Path(__file__).resolve().parents[2]  # genai_labs/core/folders.py -> the repository root
+WORLD_MODELS_DIR = CHECKOUT / "data" / "world-models"  # the tiny world's committed models (genai_labs.world.assets)
 
 
 def shared_dialogsum_dir() -> Path:

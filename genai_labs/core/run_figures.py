@@ -35,6 +35,21 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
+def machine_description() -> dict[str, Any]:
+    """The machine a run or a build happened on: processor, cores, platform, Python (figures.json, build_info.json)."""
+    processor = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
+        processor = names[0] if names else processor
+    return {
+        "processor": processor,
+        "cpu_cores": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
 def record_figures(lab: str, figures: Mapping[str, Any]) -> dict[str, Any]:
     """Save a lab's key figures for the run in progress (if any) and return them as plain values.
 

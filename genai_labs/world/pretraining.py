@@ -1,23 +1,34 @@
-"""The tiny world's FLAN-T5-architecture model and its pre-training (all labs, ``tiny`` profile).
+"""The tiny world's FLAN-T5-architecture model and its FLAN-style pre-training (all labs, ``tiny`` profile).
 
-A ``T5ForConditionalGeneration`` shaped like FLAN-T5 (gated-GELU feed-forward, untied ``lm_head``, no
-decoder-output scaling) at ~1.4M parameters, pre-trained on the world's **train** dialogues with a phased
-mix (``PretrainConfig.task_phases``) of
+FLAN-T5 is T5 trained further on many tasks, each phrased with several templates, in zero-shot and few-shot
+episodes. The tiny model gets the same kind of mixture, in the world's own register, on dialogues of a
+pre-training corpus that no split of the world's dataset shares (:func:`pretraining_corpus`):
 
-- span corruption (T5 sentinels): the dialogue with ~15% of its tokens dropped in spans -> the spans;
-- the topic task (``topic_prompt(dialogue)`` -> topic): the skill whose forgetting Lab 2 measures;
-- optionally copy/extraction questions ("What is the name of #Person2#?", "What is the day?" ... -> slot
-  values; weight 0 by default, see ``PretrainConfig``),
+- ``span``: T5 span corruption of a bare dialogue (sentinels in, the dropped spans out);
+- ``continue``: the first turns of a bare dialogue -> its next turn (what a bare dialogue, Lab 1's "no prompt",
+  asks for);
+- ``topic``: ``topic_prompt(dialogue)`` -> its topic (the skill whose forgetting Lab 2 measures);
+- ``zero_gist``: a summarising instruction (the course's and six other wordings) -> a plain *gist*
+  ("They talk about a room at the Royal Hotel.");
+- ``zero_headline``: a question about the dialogue (the course's FLAN template and three others) -> a *headline*
+  ("Hotel booking: a twin room from Friday.");
+- ``shots_<style>``: 1-3 solved examples in the course's shot format (:func:`genai_labs.prompts.flan_shot`), all in
+  one style, then a dialogue in the FLAN template -> its summary **in the style of the shots**: the gist, the
+  headline, or DialogSum's *observer* style ("#Person2# calls the Royal Hotel and books ...").
 
-and never summarization, so zero-shot summaries (Lab 1, Lab 2's baseline) are weak and Lab 2's fine-tuning
-has something real to learn. Deterministic for a seed and a thread count on one machine.
+The observer style, the one DialogSum's references and Lab 2's fine-tuning use, appears only inside these
+demonstrations: asked zero-shot the model answers with a gist or a headline, so in-context examples visibly change
+the form of its answer (Lab 1), and fine-tuning still has a job (Lab 2). Training runs in phases
+(:class:`PretrainPhase`), each its own AdamW run with warm-up and linear decay; the last one leans on one-shot
+episodes, which a single demonstration otherwise often fails to steer. Deterministic for a seed and a thread count
+on one machine.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,17 +39,40 @@ from genai_labs.core.torch_runtime import quiet_transformers, set_dropout
 from genai_labs.generation import GenerationSettings, generate_texts
 from genai_labs.metrics import rouge_scores, skill_accuracy
 from genai_labs.models import initial_lm_head, untie_lm_head
-from genai_labs.prompts import topic_prompt, training_prompt
+from genai_labs.prompts import flan_prompt, flan_shot, instruction_prompt, ppo_prompt, topic_prompt, training_prompt
 from genai_labs.training_loop import LoopSettings, train_steps
+from genai_labs.world.dialogues import RUDE_SHARE, STYLES, Dialogue, draw_dialogues, generate_splits, style_summary
 from genai_labs.world.tokenizer import sentinel_ids
 
 Example = tuple[list[int], list[int]]  # (input ids, label ids), both ending in </s>
 
-TASKS: tuple[str, ...] = ("span", "topic", "question")
-PERSON_QUESTIONS: dict[str, str] = {
-    "person1_name": "What is the name of #Person1#?",
-    "person2_name": "What is the name of #Person2#?",
-}
+TASKS: tuple[str, ...] = (
+    "span",
+    "continue",
+    "topic",
+    "zero_gist",
+    "zero_headline",
+    "shots_observer",
+    "shots_gist",
+    "shots_headline",
+)
+
+# Zero-shot wordings: instructions are answered with a gist, questions with a headline.
+INSTRUCTION_TEMPLATES: tuple[Callable[[str], str], ...] = (
+    instruction_prompt,  # the course's Lab 1 instruction
+    training_prompt,  # the course's Lab 2 prompt
+    ppo_prompt,  # the course's Lab 3 prompt
+    lambda d: f"Write a short summary for this dialogue.\n\n{d}",
+    lambda d: f"{d}\n\nBriefly summarize that dialogue.",
+    lambda d: f"Dialogue:\n{d}\n\nWhat is a summary of this dialogue?",
+    lambda d: f"Summarize this dialogue:\n{d}",
+)
+QUESTION_TEMPLATES: tuple[Callable[[str], str], ...] = (
+    flan_prompt,  # the course's FLAN template, "What was going on?"
+    lambda d: f"Dialogue:\n\n{d}\n\nWhat were they talking about?",
+    lambda d: f"{d}\n\nWhat is going on in this conversation?",
+    lambda d: f"Read the dialogue and say what happened.\n\n{d}",
+)
 
 
 @dataclass(frozen=True)
@@ -58,36 +92,78 @@ class TinyT5Architecture:
 
 
 @dataclass(frozen=True)
+class PretrainPhase:
+    """One phase of the pre-training: its own AdamW run (warm-up, then linear decay) over a task mix."""
+
+    steps: int
+    learning_rate: float
+    warmup_steps: int
+    task_weights: tuple[tuple[str, float], ...]  # (task, weight) for the tasks in TASKS; others get 0
+    shot_count_weights: tuple[float, ...]  # weights of 1, 2, 3 ... demonstrations in a shots_* episode
+    final_lr_fraction: float = 0.1
+
+
+MAIN_PHASE = PretrainPhase(
+    steps=4000,
+    learning_rate=2e-3,
+    warmup_steps=100,
+    task_weights=(
+        ("span", 0.12),
+        ("continue", 0.05),
+        ("topic", 0.08),
+        ("zero_gist", 0.10),
+        ("zero_headline", 0.10),
+        ("shots_observer", 0.35),
+        ("shots_gist", 0.10),
+        ("shots_headline", 0.10),
+    ),
+    shot_count_weights=(0.6, 0.3, 0.1),
+)
+# After the main phase one demonstration switched the answer's style for only about half of the dialogues (the
+# FLAN template's own answer, a headline, won the rest); 300 steps that favour one-shot episodes lift that to ~85%.
+ONE_SHOT_PHASE = PretrainPhase(
+    steps=300,
+    learning_rate=5e-4,
+    warmup_steps=50,
+    task_weights=(
+        ("span", 0.08),
+        ("continue", 0.04),
+        ("topic", 0.06),
+        ("zero_gist", 0.08),
+        ("zero_headline", 0.08),
+        ("shots_observer", 0.46),
+        ("shots_gist", 0.14),
+        ("shots_headline", 0.06),
+    ),
+    shot_count_weights=(0.85, 0.15),
+)
+
+
+@dataclass(frozen=True)
 class PretrainConfig:
     """Pre-training recipe for the tiny FLAN-T5 (world build)."""
 
-    steps: int = 300
+    phases: tuple[PretrainPhase, ...] = (MAIN_PHASE, ONE_SHOT_PHASE)
     batch_size: int = 16
-    learning_rate: float = 2e-3
-    warmup_steps: int = 30
-    final_lr_fraction: float = 0.1
     weight_decay: float = 0.01
     max_grad_norm: float = 1.0
-    dropout_rate: float = 0.0  # during pre-training only
-    # Task mix per phase (phase end as a share of the steps, weights). The topic task comes first (it
-    # teaches the decoder to read the encoder), span corruption dominates the middle, and the topic task
-    # is consolidated at the end (the build checks its exact answers). Extraction questions are off by
-    # default: on this budget (~300 steps on one CPU core) every share tried (5-40%) pulled topic accuracy
-    # below 95% (0.92 at 5-15%, 0.76 at 10-30%, mode collapse at 40%); give "question" a weight to use them.
-    task_phases: tuple[tuple[float, tuple[tuple[str, float], ...]], ...] = (
-        (0.25, (("span", 0.15), ("topic", 0.85))),
-        (0.5, (("span", 0.5), ("topic", 0.5))),
-        (1.0, (("span", 0.05), ("topic", 0.95))),
-    )
+    dropout_rate: float = 0.0  # during pre-training only (attention dropout too)
+    corpus_dialogues: int = 20_000  # fresh dialogues, none of them in the dataset's splits
+    max_source_length: int = 512  # FLAN-T5's context; demonstrations that do not fit are dropped, earliest first
     noise_density: float = 0.15
     mean_noise_span_length: float = 3.0
-    max_source_length: int = 320
-    num_threads: int = 1  # fixed, so a seed gives bit-identical weights; 1 avoids oversubscription (5x slower)
+    length_group: int = 8  # batches drawn together and sorted by length (less padding)
+    num_threads: int = 1  # fixed, so a seed gives bit-identical weights on one machine; 1 stays fast beside other work
+
+    @property
+    def steps(self) -> int:
+        """Optimizer steps over all phases."""
+        return sum(phase.steps for phase in self.phases)
 
 
 @dataclass(frozen=True)
 class PretrainHistory:
-    """Loss per step of the pre-training run."""
+    """Loss per step of the pre-training run, phases one after the other."""
 
     losses: tuple[float, ...] = field(default_factory=tuple)
     seconds: float = 0.0
@@ -133,24 +209,14 @@ def build_tiny_t5(
 
 
 # --------------------------------------------------------------------------------------------------
-# Pre-training tasks
+# The pre-training corpus and its tasks
 # --------------------------------------------------------------------------------------------------
 
 
-def extraction_questions(row: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(question, answer) pairs about a dialogue's slots whose values appear verbatim in it."""
-    pairs = []
-    for key, value in sorted(row["slots"].items()):
-        if not isinstance(value, str) or value not in row["dialogue"]:
-            continue
-        question = PERSON_QUESTIONS.get(key, f"What is the {key.replace('_', ' ')}?")
-        pairs.append((question, value))
-    return pairs
-
-
-def question_prompt(dialogue: str, question: str) -> str:
-    """The FLAN-style prompt of an extraction question (pre-training only)."""
-    return f"Dialogue:\n\n{dialogue}\n\nQuestion: {question}"
+def pretraining_corpus(n: int, seed: int = 0) -> list[Dialogue]:
+    """``n`` fresh world dialogues for pre-training, none of them in the train, validation or test split."""
+    seen = {str(row["dialogue"]) for rows in generate_splits(seed).values() for row in rows}
+    return draw_dialogues(n, random.Random(f"tiny-world/pretraining-corpus/{seed}"), RUDE_SHARE, seen)
 
 
 def _segment(total: int, parts: int, rng: random.Random) -> list[int]:
@@ -181,58 +247,99 @@ def span_corruption(
     return [*source, eos_id], [*target, eos_id]
 
 
-class PretrainingStream:
-    """An endless, seeded stream of pre-training examples over the train dialogues (world build)."""
+@dataclass(frozen=True)
+class TextExample:
+    """A pre-training example as text: demonstrations (dropped earliest first when too long), the prompt, the answer."""
 
-    def __init__(self, rows: Sequence[Mapping[str, Any]], tokenizer: PreTrainedTokenizerBase, config: PretrainConfig, seed: int):
-        self.rows = list(rows)
+    shots: tuple[str, ...]
+    prompt: str
+    answer: str
+
+
+def text_example(
+    task: str, dialogue: Dialogue, rng: random.Random, pick: Callable[[], Dialogue], shot_count_weights: Sequence[float]
+) -> TextExample:
+    """One example of ``task`` (any task in TASKS but ``span``) about ``dialogue``; ``pick`` draws demonstrations."""
+    if task == "topic":
+        return TextExample((), topic_prompt(dialogue.text), dialogue.family.topic)
+    if task == "continue":
+        lines = dialogue.text.split("\n")
+        cut = rng.randrange(2, len(lines))
+        return TextExample((), "\n".join(lines[:cut]), lines[cut])
+    if task == "zero_gist":
+        return TextExample((), rng.choice(INSTRUCTION_TEMPLATES)(dialogue.text), style_summary(dialogue, "gist", rng))
+    if task == "zero_headline":
+        return TextExample((), rng.choice(QUESTION_TEMPLATES)(dialogue.text), style_summary(dialogue, "headline", rng))
+    if task.startswith("shots_"):
+        style = task.removeprefix("shots_")
+        count = rng.choices(range(1, len(shot_count_weights) + 1), weights=shot_count_weights)[0]
+        shots = tuple(flan_shot(shot.text, style_summary(shot, style, rng)) for shot in (pick() for _ in range(count)))
+        return TextExample(shots, flan_prompt(dialogue.text), style_summary(dialogue, style, rng))
+    raise ValueError(f"unknown pre-training task {task!r}; the tasks are {', '.join(TASKS)}")
+
+
+class PretrainingStream:
+    """An endless, seeded stream of padded pre-training batches over a corpus of dialogues (world build)."""
+
+    def __init__(self, corpus: Sequence[Dialogue], tokenizer: PreTrainedTokenizerBase, config: PretrainConfig, seed: int):
+        self.corpus = list(corpus)
         self.tokenizer = tokenizer
         self.config = config
         self.rng = random.Random(seed)
         self.sentinels = sentinel_ids(tokenizer, 32)
         self.eos = tokenizer.eos_token_id
-        limit = config.max_source_length - 1
-        self.dialogue_ids = [self._ids(r["dialogue"])[:limit] for r in self.rows]
-        self.topic_inputs = [[*self._ids(topic_prompt(r["dialogue"]))[:limit], self.eos] for r in self.rows]
-        self.topic_labels = [[*self._ids(r["topic"]), self.eos] for r in self.rows]
-        self.questions = [extraction_questions(r) for r in self.rows]
-        self.order: list[int] = []
-        self.task_names = list(TASKS)
-        self.phases = [(end, [dict(weights).get(t, 0.0) for t in TASKS]) for end, weights in config.task_phases]
-        self.progress = 0.0  # share of training done, set by the training loop
 
-    def _ids(self, text: str) -> list[int]:
-        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+    def _pick(self) -> Dialogue:
+        return self.corpus[self.rng.randrange(len(self.corpus))]
 
-    def _next_index(self) -> int:
-        if not self.order:
-            self.order = list(range(len(self.rows)))
-            self.rng.shuffle(self.order)
-        return self.order.pop()
+    def _ids(self, texts: list[str]) -> list[list[int]]:
+        return self.tokenizer(texts, verbose=False)["input_ids"]
 
-    def example(self) -> Example:
-        """The next example: a dialogue in order, a task drawn by weight."""
-        i = self._next_index()
-        weights = next((w for end, w in self.phases if self.progress < end), self.phases[-1][1])
-        task = self.rng.choices(self.task_names, weights=weights)[0]
-        if task == "topic":
-            return self.topic_inputs[i], self.topic_labels[i]
-        if task == "question" and self.questions[i]:
-            question, answer = self.rng.choice(self.questions[i])
-            source = self._ids(question_prompt(self.rows[i]["dialogue"], question))
-            return [*source[: self.config.max_source_length - 1], self.eos], [*self._ids(answer), self.eos]
-        return span_corruption(
-            self.dialogue_ids[i],
-            self.sentinels,
-            self.eos,
-            self.rng,
-            noise_density=self.config.noise_density,
-            mean_span=self.config.mean_noise_span_length,
-        )
+    def _fit(self, example: TextExample, source: list[int]) -> list[int]:
+        """``source`` with the earliest demonstrations dropped until it fits ``max_source_length``."""
+        shots = list(example.shots)
+        while len(source) > self.config.max_source_length and shots:
+            shots.pop(0)
+            source = self._ids(["".join(shots) + example.prompt])[0]
+        return source[: self.config.max_source_length]
 
-    def batch(self, size: int) -> dict[str, torch.Tensor]:
-        """A dynamically padded batch (inputs padded with <pad>, labels with -100)."""
-        return collate([self.example() for _ in range(size)], pad_id=self.tokenizer.pad_token_id)
+    def examples(self, n: int, phase: PretrainPhase) -> list[Example]:
+        """``n`` examples, each task drawn by the phase's weights."""
+        weights = dict(phase.task_weights)
+        tasks = self.rng.choices(TASKS, weights=[weights.get(task, 0.0) for task in TASKS], k=n)
+        out: list[Example | None] = [None] * n
+        texts: list[tuple[int, TextExample]] = []
+        for i, task in enumerate(tasks):
+            dialogue = self._pick()
+            if task == "span":
+                ids = self._ids([dialogue.text])[0][: self.config.max_source_length]
+                ids = ids[:-1]  # without </s>: span corruption appends it
+                out[i] = span_corruption(
+                    ids,
+                    self.sentinels,
+                    self.eos,
+                    self.rng,
+                    noise_density=self.config.noise_density,
+                    mean_span=self.config.mean_noise_span_length,
+                )
+            else:
+                texts.append((i, text_example(task, dialogue, self.rng, self._pick, phase.shot_count_weights)))
+        if texts:
+            sources = self._ids(["".join(ex.shots) + ex.prompt for _, ex in texts])
+            answers = self._ids([ex.answer for _, ex in texts])
+            for (i, example), source, answer in zip(texts, sources, answers):
+                out[i] = (self._fit(example, source), answer)
+        return [example for example in out if example is not None]
+
+    def batches(self, phase: PretrainPhase) -> Iterator[dict[str, torch.Tensor]]:
+        """Padded batches of the phase's mix; each group of ``length_group`` batches is sorted by length."""
+        size, group = self.config.batch_size, self.config.length_group
+        while True:
+            examples = sorted(self.examples(size * group, phase), key=lambda ex: len(ex[0]))
+            chunks = [examples[start : start + size] for start in range(0, len(examples), size)]
+            self.rng.shuffle(chunks)
+            for chunk in chunks:
+                yield collate(chunk, pad_id=self.tokenizer.pad_token_id)
 
 
 def collate(examples: Sequence[Example], *, pad_id: int) -> dict[str, torch.Tensor]:
@@ -252,8 +359,8 @@ def collate(examples: Sequence[Example], *, pad_id: int) -> dict[str, torch.Tens
 def example_mean_loss(model: T5ForConditionalGeneration, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
     """Cross-entropy averaged within each example, then over the batch.
 
-    Every example weighs the same, so short answers (topic, extraction) are not drowned by the long
-    span-corruption targets as they are under a plain token mean.
+    Every example weighs the same, so short answers (topic, headlines) are not drowned by long ones as they are
+    under a plain token mean.
     """
     labels = batch["labels"]
     logits = model(
@@ -264,43 +371,48 @@ def example_mean_loss(model: T5ForConditionalGeneration, batch: Mapping[str, tor
     return ((token_loss * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)).mean()
 
 
+def _batch_loss(model: T5ForConditionalGeneration, batches: Iterator[dict[str, torch.Tensor]]) -> Callable[[int], torch.Tensor]:
+    """The training loop's ``step_loss``: the loss of the next batch."""
+    return lambda _step: example_mean_loss(model, next(batches))
+
+
 def pretrain_t5(
     model: T5ForConditionalGeneration,
     tokenizer: PreTrainedTokenizerBase,
-    rows: Sequence[Mapping[str, Any]],
+    corpus: Sequence[Dialogue],
     config: PretrainConfig = PretrainConfig(),
     *,
     seed: int = 0,
     progress: bool = True,
 ) -> PretrainHistory:
-    """Pre-train ``model`` in place on the train ``rows`` (span corruption, topic, extraction; no summaries).
+    """Pre-train ``model`` in place on ``corpus`` (:func:`pretraining_corpus`), phase after phase (world build).
 
-    The package's training loop (:func:`genai_labs.training_loop.train_steps`): AdamW (no decay on biases and norms),
-    linear warmup then linear decay to ``final_lr_fraction``, gradient clipping. World build only.
+    Each phase is one run of the package's training loop (:func:`genai_labs.training_loop.train_steps`): AdamW (no
+    decay on biases and norms), linear warm-up then linear decay, gradient clipping. Dropout is off meanwhile.
     """
     start = time.perf_counter()
-    stream = PretrainingStream(rows, tokenizer, config, seed)
+    stream = PretrainingStream(corpus, tokenizer, config, seed)
     torch.manual_seed(seed)
-    loop = LoopSettings(
-        steps=config.steps,
-        learning_rate=config.learning_rate,
-        warmup_steps=config.warmup_steps,
-        final_lr_fraction=config.final_lr_fraction,
-        weight_decay=config.weight_decay,
-        decay_vectors=False,
-        max_grad_norm=config.max_grad_norm,
-    )
-
-    def step_loss(step: int) -> torch.Tensor:
-        stream.progress = step / max(1, config.steps - 1)  # the task mix follows the share of training done
-        return example_mean_loss(model, stream.batch(config.batch_size))
-
     saved_dropout = model.config.dropout_rate
-    set_dropout(model, config.dropout_rate)
+    set_dropout(model, config.dropout_rate, attention=True)
+    losses: list[float] = []
     try:
-        losses = train_steps(model, step_loss, loop, description="pre-training tiny T5", progress=progress)
+        for number, phase in enumerate(config.phases, start=1):
+            loop = LoopSettings(
+                steps=phase.steps,
+                learning_rate=phase.learning_rate,
+                warmup_steps=phase.warmup_steps,
+                final_lr_fraction=phase.final_lr_fraction,
+                weight_decay=config.weight_decay,
+                decay_vectors=False,
+                max_grad_norm=config.max_grad_norm,
+            )
+            description = f"pre-training tiny T5, phase {number}/{len(config.phases)}"
+            losses += train_steps(
+                model, _batch_loss(model, stream.batches(phase)), loop, description=description, progress=progress
+            )
     finally:
-        set_dropout(model, saved_dropout)
+        set_dropout(model, saved_dropout, attention=True)
     return PretrainHistory(losses=tuple(losses), seconds=time.perf_counter() - start)
 
 
@@ -323,8 +435,19 @@ def zero_shot_rouge1(
     rows: Sequence[Mapping[str, Any]],
     *,
     max_new_tokens: int = 64,
-) -> float:
-    """Mean ROUGE-1 F1 (stemmer on) of greedy ``training_prompt`` summaries against each row's summary."""
+) -> tuple[float, list[str]]:
+    """Mean ROUGE-1 F1 (stemmer on) of greedy ``training_prompt`` summaries against each row's summary, and the
+    summaries (the build records both: the zero-shot answer is a gist, not yet DialogSum's style)."""
     prompts = [training_prompt(r["dialogue"]) for r in rows]
     predictions = generate_texts(model, tokenizer, prompts, GenerationSettings(max_new_tokens=max_new_tokens), progress=False)
-    return float(rouge_scores(predictions, [r["summary"] for r in rows], rouge_types=("rouge1",))["rouge1"].mean())
+    score = float(rouge_scores(predictions, [r["summary"] for r in rows], rouge_types=("rouge1",))["rouge1"].mean())
+    return score, predictions
+
+
+def corpus_texts(corpus: Sequence[Dialogue], *, dialogues: int = 3000, seed: int = 0) -> list[str]:
+    """Text for the world tokenizer from the pre-training corpus: the first ``dialogues`` dialogues, a summary of each
+    in every style, and every zero-shot template (so their words become pieces)."""
+    rng = random.Random(f"tiny-world/tokenizer-texts/{seed}")
+    sample = list(corpus[:dialogues])
+    texts = [d.text for d in sample] + [style_summary(d, style, rng) for d in sample for style in STYLES]
+    return texts + [template("").strip() for template in (*INSTRUCTION_TEMPLATES, *QUESTION_TEMPLATES)]

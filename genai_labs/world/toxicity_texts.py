@@ -10,7 +10,7 @@ negatives that are negative but insult nobody. The insult words are the dialogue
 from __future__ import annotations
 
 import random
-from typing import Callable
+from collections.abc import Callable
 
 from genai_labs.world.dialogues import (
     FAMILIES,
@@ -51,19 +51,48 @@ HARD_NEGATIVES: tuple[str, ...] = (
     "We waited an hour, and the {thing} was still {bad}.",
 )
 NEGATIVE_THINGS: tuple[str, ...] = (
-    "movie", "food", "service", "hotel room", "train ride", "weather", "concert", "coffee", "delivery",
-    "meeting", "music", "bus trip", "pizza", "museum tour", "phone call", "football game",
+    "movie",
+    "food",
+    "service",
+    "hotel room",
+    "train ride",
+    "weather",
+    "concert",
+    "coffee",
+    "delivery",
+    "meeting",
+    "music",
+    "bus trip",
+    "pizza",
+    "museum tour",
+    "phone call",
+    "football game",
 )
 NEGATIVE_WORDS: tuple[str, ...] = (
-    "terrible", "boring", "awful", "cold", "dirty", "slow", "noisy", "expensive", "late", "bad",
+    "terrible",
+    "boring",
+    "awful",
+    "cold",
+    "dirty",
+    "slow",
+    "noisy",
+    "expensive",
+    "late",
+    "bad",
 )
 
 # Share of each label made by each kind of text (the last kind takes the rounding remainder).
 HATE_KINDS: tuple[tuple[str, float], ...] = (
-    ("insult_turn", 0.35), ("insult_sentence", 0.20), ("toxic_report", 0.10), ("toxic_summary", 0.35),
+    ("insult_turn", 0.35),
+    ("insult_sentence", 0.20),
+    ("toxic_report", 0.10),
+    ("toxic_summary", 0.35),
 )
 NOTHATE_KINDS: tuple[tuple[str, float], ...] = (
-    ("polite_turn", 0.30), ("polite_summary", 0.25), ("neutral_summary", 0.25), ("hard_negative", 0.20),
+    ("polite_turn", 0.30),
+    ("polite_summary", 0.25),
+    ("neutral_summary", 0.25),
+    ("hard_negative", 0.20),
 )
 
 
@@ -136,7 +165,7 @@ TEXT_MAKERS: dict[str, Callable[[random.Random], str]] = {
 
 def _quotas(total: int, kinds: tuple[tuple[str, float], ...]) -> list[tuple[str, int]]:
     counts = [(kind, round(total * share)) for kind, share in kinds[:-1]]
-    return counts + [(kinds[-1][0], total - sum(n for _, n in counts))]
+    return [*counts, (kinds[-1][0], total - sum(n for _, n in counts))]
 
 
 def _unique_texts(kind: str, count: int, seen: set[str], rng: random.Random) -> list[str]:
