@@ -11,9 +11,9 @@ import pytest
 from genai_labs.core.atomic_io import file_lock
 from genai_labs.instructor.cache import cache_entries, entries_table, prune_cache
 from genai_labs.instructor.cli import main
-from genai_labs.world.assets import world_assets_dir
 
 LORA, FULL, REPLAY = "lora-0123456789abcdef", "full-fedcba9876543210", "replay-00112233aabbccdd"
+OLD_BUILD = "world-v2"
 
 
 def _file(path: Path, size: int = 1000) -> None:
@@ -31,9 +31,9 @@ def _age(path: Path, days: float) -> None:
 def cache(tmp_path: Path) -> Path:
     """A cache as a few package versions and lab runs leave it."""
     root = tmp_path / "cache"
-    current = world_assets_dir(root)
+    current = root / OLD_BUILD  # the models genai-labs built on first use before it shipped them in data/world-models/
     _file(current / "flan-t5" / "model.safetensors", 5000)
-    _file(root / "world-v0" / "flan-t5" / "model.safetensors", 4000)  # built by an older package version
+    _file(root / "world-v0" / "flan-t5" / "model.safetensors", 4000)  # built by an even older package version
     _file(root / f".{current.name}.a1b2.tmp" / "flan-t5" / "config.json", 300)  # a killed build's temporary folder
     _file(root / "world-data-seed3" / "dialogsum_train.jsonl", 200)
     lab2 = root / "lab2"
@@ -56,10 +56,10 @@ def _by_name(entries) -> dict:
 
 def test_listing_names_every_entry_and_what_prune_would_do(cache: Path) -> None:
     entries = _by_name(cache_entries(cache))
-    current = world_assets_dir(cache).name
+    current = OLD_BUILD
     assert set(entries) == {current, "world-v0", f".{current}.a1b2.tmp", "world-data-seed3", LORA, FULL, REPLAY}
-    assert (entries[current].state, entries[current].prune) == ("current", "")
-    assert entries["world-v0"].prune == "remove" and f"this package uses {current}" in entries["world-v0"].state
+    for build in (current, "world-v0"):
+        assert entries[build].prune == "remove" and "ships its world models in data/world-models/" in entries[build].state
     assert entries[f".{current}.a1b2.tmp"].prune == "remove"
     assert (entries[LORA].state, entries[LORA].prune, entries[LORA].prune_bytes) == ("finished", "remove checkpoints", 2700)
     assert (entries[FULL].prune, entries[FULL].size_bytes) == ("", 3010) and entries[FULL].age_days == pytest.approx(40, abs=0.01)
@@ -68,17 +68,16 @@ def test_listing_names_every_entry_and_what_prune_would_do(cache: Path) -> None:
     older = _by_name(cache_entries(cache, older_than_days=30))
     assert older[FULL].prune == "remove" and older[REPLAY].prune == "remove" and older[LORA].prune == "remove checkpoints"
     table = entries_table(list(entries.values()), cache)
-    assert "lab2/" + LORA in table and "--prune frees 6.8 KiB" in table.splitlines()[-1]
+    assert "lab2/" + LORA in table and "--prune frees 11.7 KiB" in table.splitlines()[-1]
     with pytest.raises(ValueError, match="older_than_days"):
         cache_entries(cache, older_than_days=-1)
 
 
 def test_prune_removes_only_what_no_lab_uses(cache: Path) -> None:
     done = prune_cache(cache)
-    assert [outcome for _, outcome in done] == ["removed"] * 3
-    current = world_assets_dir(cache)
-    assert (current / "flan-t5" / "model.safetensors").is_file()
-    assert not (cache / "world-v0").exists() and not (cache / f".{current.name}.a1b2.tmp").exists()
+    assert [outcome for _, outcome in done] == ["removed"] * 4
+    assert not (cache / OLD_BUILD).exists() and not (cache / "world-v0").exists()
+    assert not (cache / f".{OLD_BUILD}.a1b2.tmp").exists()
     lora = cache / "lab2" / LORA
     assert sorted(p.name for p in lora.iterdir()) == ["final", "run_info.json"]  # what a later load needs stays
     assert (cache / "lab2" / FULL / "final").is_dir() and (cache / "lab2" / REPLAY / "checkpoint-2").is_dir()
@@ -102,7 +101,7 @@ def test_other_versions_leftovers_and_unreadable_entries(cache: Path, monkeypatc
     import genai_labs.instructor.cache as cache_module
 
     _file(cache / "world-v99" / "flan-t5" / "config.json")  # a newer genai-labs sharing this cache
-    current = world_assets_dir(cache).name
+    current = OLD_BUILD
     _file(cache / f".{current}.old-1-2")  # a file, not a folder: not ours to remove
     (cache / f".{current}.tmp-3").symlink_to(cache / "notes")  # a symlink: never followed or removed
     _file(cache / "lab2" / f".{LORA}.old-5-6" / "final" / "model.safetensors")  # a removal cut short
@@ -130,7 +129,7 @@ def test_cli(cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.Captur
     assert main(["cache", "--prune"]) == 0
     out = capsys.readouterr().out
     assert f"removed {cache / 'world-v0'} (3.9 KiB)" in out and f"removed checkpoints of {cache / 'lab2' / LORA}" in out
-    assert out.strip().endswith("freed 6.8 KiB")
+    assert out.strip().endswith("freed 11.7 KiB")
     for bad in ("-1", "soon", "nan"):
         with pytest.raises(SystemExit) as exit_info:
             main(["cache", "--older-than", bad])

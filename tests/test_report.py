@@ -120,7 +120,10 @@ def test_report_of_a_failed_run(tmp_path: Path) -> None:
 
 
 def test_report_of_an_ok_run_without_notebooks(tmp_path: Path) -> None:
-    figures = assemble_figures(tmp_path, profile={"name": "tiny"}, seed=3, timings_s={})
+    started = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    figures = assemble_figures(tmp_path, profile={"name": "tiny"}, seed=3, timings_s={}, started=started)
     assert figures["status"] == "ok" and "failed" not in figures
+    assert figures["started_utc"] == "2026-01-02T03:04:05+00:00"  # when and where: the README's figures table says both
+    assert figures["machine"]["cpu_cores"] >= 1 and figures["machine"]["processor"]
     report = write_report(tmp_path, figures, {}).read_text()
     assert "**Status: ok**" in report and "- timings: no lab ran" in report and not (tmp_path / "figures").exists()

@@ -68,7 +68,9 @@ class Lab1Config:
     eval_examples: int = 100  # test dialogues scored with ROUGE per prompt style (0 = whole split)
     max_new_tokens: int = 50
     batch_size: int = 16
-    n_diversity_samples: int = 8  # samples per temperature for the distinct-n curve
+    n_diversity_samples: int = 5  # sampled summaries per dialogue and temperature (the sampling study)
+    sampling_examples: int = 50  # the first scored dialogues the sampling study samples (0 = all of them)
+    temperatures: tuple[float, ...] = (0.1, 0.5, 1.0, 2.0)  # the sampling study's temperatures (plain sampling, top_k 0)
 
     def __post_init__(self) -> None:
         check_types(self)
@@ -79,6 +81,13 @@ class Lab1Config:
         bounds(self, "max_new_tokens", ge=1)
         bounds(self, "batch_size", ge=1)
         bounds(self, "n_diversity_samples", ge=1)
+        bounds(self, "sampling_examples", ge=0, note=" (0: every scored dialogue)")
+        require(
+            self,
+            "temperatures",
+            bool(self.temperatures) and all(t > 0 for t in self.temperatures),
+            "temperatures > 0 (e.g. 0.5,1,2)",
+        )
 
 
 @dataclass(frozen=True)
@@ -196,6 +205,7 @@ class PPOConfig:
     response_length_max: int = 400
     top_k: int = 0
     top_p: float = 1.0
+    temperature: float = 1.0  # rollouts sample at it; every log-probability and the entropy use logits / temperature
     value_head_dropout: float = 0.1
     disable_dropout: bool = True  # policy dropout off, so the PPO ratio compares the same function (as trl does now)
     checkpoint_every: int = 0  # 0: only at the end
@@ -225,6 +235,7 @@ class PPOConfig:
         )
         bounds(self, "top_k", ge=0, note=" (0: off)")
         bounds(self, "top_p", gt=0, le=1, note=" (1.0: off)")
+        bounds(self, "temperature", gt=0, note=" (1.0: the model's own distribution, the course's)")
         dropout_rate(self, "value_head_dropout")
         bounds(self, "checkpoint_every", ge=0, note=" (0: only at the end)")
         bounds(self, "seed", ge=0, le=MAX_SEED)
@@ -241,7 +252,11 @@ class Lab3Config:
     reward_label: str = "nothate"  # the reward is this label's logit, found by name in id2label
     toxic_label: str = "hate"
     adapter_path: str = ""  # Lab 2 LoRA adapter to start from ("" = train it on the spot)
-    reward_train_epochs: int = 0  # >0: train the reward model inside the lab (tiny world)
+    # >0 (tiny world): PPO's reward is a reward model trained in the lab on the world's preference pairs with trl's
+    # RewardTrainer, this many epochs; 0: it is the reward_label logit of the profile's classifier (the course)
+    reward_train_epochs: int = 0
+    reward_learning_rate: float = 1e-3  # the preference reward model's (a tiny model trained from scratch)
+    reward_batch_size: int = 16  # preference pairs per step (the model scores twice as many summaries)
     ppo: PPOConfig = field(default_factory=PPOConfig)
     bootstrap_resamples: int = 1000
 
@@ -260,7 +275,9 @@ class Lab3Config:
         require(
             self, "toxic_label", self.toxic_label != self.reward_label, f"a label other than reward_label ({self.reward_label!r})"
         )
-        bounds(self, "reward_train_epochs", ge=0, note=" (0: use the profile's reward model as is)")
+        bounds(self, "reward_train_epochs", ge=0, note=" (0: the reward is the profile's classifier, as in the course)")
+        bounds(self, "reward_learning_rate", gt=0)
+        bounds(self, "reward_batch_size", ge=1)
         bounds(self, "bootstrap_resamples", ge=1)
 
 
@@ -355,12 +372,14 @@ def _tiny() -> Profile:
         device="cpu",
         lab1=Lab1Config(
             example_indices=(4, 20),
-            one_shot_indices=(4,),
-            few_shot_indices=(4, 8, 12),
+            # short training dialogues, so that two of the three shots fit the 512-token context beside most dialogues;
+            # the one-shot example comes last (nearest the dialogue), the shot kept when the others do not fit
+            one_shot_indices=(1,),
+            few_shot_indices=(64, 21, 1),
             target_index=20,
-            eval_examples=0,
+            eval_examples=100,  # as in the course profile: Lab 1 stays about a minute on 2 cores
             max_new_tokens=48,
-            batch_size=32,
+            batch_size=100,  # the tiny model generates fastest in large batches
         ),
         lab2=Lab2Config(
             train_every=1,
@@ -402,19 +421,27 @@ def _tiny() -> Profile:
             prompt_max_chars=100_000,
             eval_prompts=200,
             eval_new_tokens=48,
-            reward_train_epochs=3,
+            reward_train_epochs=3,  # the preference reward model (trl's RewardTrainer): 3 epochs over the world's pairs
+            reward_learning_rate=1e-3,
+            reward_batch_size=16,
             ppo=PPOConfig(
-                learning_rate=1e-4,  # keeps ROUGE-1 near the LoRA start (0.496 -> 0.487, README); 1e-3 drove the KL past 20
+                learning_rate=1e-4,  # small on purpose: 1e-3 drove the KL past 20 (the notebook's question 4)
                 steps=30,
                 batch_size=32,
                 mini_batch_size=8,
                 ppo_epochs=2,
-                response_length_min=24,
-                response_length_max=48,
+                # long enough for a whole world summary with its insult report: a rollout cut off by its length
+                # budget reads as a cut-off summary, which the reward model was taught to score low
+                response_length_min=48,
+                response_length_max=64,
                 init_kl_coef=0.5,
                 target_kl=2.0,
                 kl_horizon=1000,  # the course's 10,000 samples would leave beta fixed over 30 steps of 32
                 value_head_dropout=0.0,
+                # Rollouts (and Lab 3's evaluation samples) at T 0.8, below the course's 1.0: the tiny summarizer's
+                # samples at 1.0 are well-formed less often. PPO's log-probabilities and entropy use the same
+                # softmax(logits / 0.8), so PPO optimises the distribution it samples from.
+                temperature=0.8,
             ),
         ),
     )

@@ -1,13 +1,13 @@
 """What the labs keep in their cache, and pruning what is no longer used (``genai-labs cache``, instructors).
 
-The cache (``$GENAI_LABS_CACHE``, default ``~/.cache/genai_labs``) holds the tiny world's models
-(``world-<version>``), world data generated for other seeds (``world-data-seed<N>``) and Lab 2's trained runs
-(``lab2/<kind>-<hash>``). Nothing ever removes an entry by itself: a new package version builds a new
-``world-<version>``, and every changed Lab 2 setting trains a new run (a full fine-tuning of flan-t5-base in the
-course profile is about 1 GB). :func:`cache_entries` lists them with their size and state; :func:`prune_cache`
-removes what no current lab can use (older world builds, folders left by killed builds, resume checkpoints
-left in finished runs) and, with ``older_than_days``, the Lab 2 runs not used for that long. It never touches
-the current world build, anything another process holds the lock of, or folders it does not recognise.
+The cache (``$GENAI_LABS_CACHE``, default ``~/.cache/genai_labs``) holds world data generated for other seeds
+(``world-data-seed<N>``) and Lab 2's trained runs (``lab2/<kind>-<hash>``); older genai-labs versions also built the
+tiny world's models there on first use (``world-v1``, ``world-v2``), which this one ships in the checkout
+(``data/world-models/``). Nothing ever removes an entry by itself: every changed Lab 2 setting trains a new run (a
+full fine-tuning of flan-t5-base in the course profile is about 1 GB). :func:`cache_entries` lists them with their
+size and state; :func:`prune_cache` removes what no current lab can use (older world builds, folders left by killed
+builds, resume checkpoints left in finished runs) and, with ``older_than_days``, the Lab 2 runs not used for that
+long. It never touches anything another process holds the lock of, or folders it does not recognise.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from genai_labs.lab2.checkpoints import folder_stats, last_complete_checkpoint, 
 from genai_labs.lab2.finetune import RUN_KINDS
 from genai_labs.lab2.memory import format_bytes
 from genai_labs.lab2.runs import FINAL_DIR, LAB2_CACHE_DIR, RUN_INFO_FILE
-from genai_labs.world.assets import BUILD_VERSION, build_leftovers, world_assets_dir
+from genai_labs.world.assets import BUILD_VERSION
 
 _WORLD_BUILD = re.compile(r"world-v(\d+)")
 _WORLD_DATA = re.compile(r"world-data-seed\d+")
@@ -52,16 +52,21 @@ class CacheEntry:
         return (time.time() - self.last_used) / 86400
 
 
-def _world_build_entry(path: Path, current: Path) -> CacheEntry:
+def build_leftovers(root: Path) -> list[Path]:
+    """Temporary and moved-aside folders a killed build of ``root`` left beside it (every naming genai-labs used)."""
+    patterns = (f".{root.name}.*.tmp", f".{root.name}.old-*", f".{root.name}.tmp-*")
+    return sorted({path for pattern in patterns for path in root.parent.glob(pattern)})
+
+
+def _world_build_entry(path: Path) -> CacheEntry:
+    """A world build an older genai-labs made in the cache: removable; kept if a newer version's (it may use it)."""
     size, newest = folder_stats(path)
     lock = lock_path(path)
-    if path == current:
-        return CacheEntry(path, "world build", size, newest, "current", "", 0, lock)
     match = _WORLD_BUILD.fullmatch(path.name)
     assert match is not None
     if int(match.group(1)) > int(BUILD_VERSION.lstrip("v")):
         return CacheEntry(path, "world build", size, newest, "newer version (a newer genai-labs uses it)", "", 0, lock)
-    state = f"older version (this package uses {current.name})"
+    state = "older version (this genai-labs ships its world models in data/world-models/)"
     return CacheEntry(path, "world build", size, newest, state, "remove", size, lock)
 
 
@@ -94,15 +99,14 @@ def _is_folder(path: Path) -> bool:
 
 
 def _entries_in(root: Path, older_than_days: float | None) -> list[CacheEntry]:
-    current = world_assets_dir(root)
     entries: list[CacheEntry] = []
-    builds = {current}
+    builds: set[Path] = set()
     for path in sorted(root.iterdir()):
         if not _is_folder(path):
             continue
         if _WORLD_BUILD.fullmatch(path.name):
             builds.add(path)
-            entries.append(_entry_or_unreadable(path, lambda p=path: _world_build_entry(p, current)))
+            entries.append(_entry_or_unreadable(path, lambda p=path: _world_build_entry(p)))
         elif _WORLD_DATA.fullmatch(path.name):
             entries.append(
                 _entry_or_unreadable(path, lambda p=path: CacheEntry(p, "world data", *folder_stats(p), "generated", "", 0))

@@ -1,10 +1,11 @@
 """The ``genai-labs`` command (instructors and CI).
 
     genai-labs run [lab1|lab2|lab3|all ...] [--profile tiny|laptop|course] [--out DIR] [--cell-timeout SECONDS] [--no-progress]
-    genai-labs world [--data-out DIR] [--seed N] [--force]
+    genai-labs world [--data-out DIR] [--seed N] [--models [--models-out DIR]]
     genai-labs bench [--out DIR] [--quick] [--only NAME [NAME ...]]
     genai-labs cache [--prune] [--older-than DAYS]
     genai-labs profile [NAME]
+    genai-labs readme-figures RUN_DIR [--readme README.md]
 
 User errors (an unknown lab, no notebooks, an unusable folder, a bad override) print one message and exit 2;
 a lab that stops exits 1 and leaves its run folder marked failed; Ctrl-C (or SIGTERM during a lab) exits 130.
@@ -86,7 +87,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
 
-    world = commands.add_parser("world", help="rebuild the tiny world's data files and models")
+    world = commands.add_parser(
+        "world",
+        help="regenerate the tiny world's data files (and, with --models, rebuild its committed models)",
+        description="Write the tiny world's JSONL data (deterministic for a seed). With --models, also rebuild the "
+        "world's models, the committed artifact in data/world-models/ (the tiny FLAN-T5 and the toxicity classifier; "
+        "seed 0, the recipe in genai_labs.world.assets; about 40 minutes on 2 CPU cores), replaced atomically.",
+    )
     world.add_argument("--data-out", type=Path, default=None, help="write the JSONL files here (default: the world data folder)")
     world.add_argument(
         "--seed",
@@ -95,7 +102,13 @@ def _parser() -> argparse.ArgumentParser:
         help="seed of the JSONL data (default: 0, the data every lab reads; another seed writes its own folder, printed "
         "below, which the dialogue labs read when GENAI_LABS_DATASET names it; the models are always built from seed 0)",
     )
-    world.add_argument("--force", action="store_true", help="rebuild the models even if cached")
+    world.add_argument("--models", action="store_true", help="also rebuild the world's models (about 40 minutes)")
+    world.add_argument(
+        "--models-out",
+        type=Path,
+        default=None,
+        help="with --models: build into this folder instead of the committed data/world-models/",
+    )
 
     # the suite's own options (genai-labs bench --help lists them): passed on to benchmarks/suite.py
     commands.add_parser("bench", help="run the benchmark suite (benchmarks/ of a source checkout)", add_help=False)
@@ -105,8 +118,7 @@ def _parser() -> argparse.ArgumentParser:
         help="list what the labs cache (models, trained runs) and prune what is unused",
         description="List the cache ($GENAI_LABS_CACHE, default ~/.cache/genai_labs): every entry "
         "with its size, when it was last used and what --prune would do. Nothing is removed "
-        "without --prune; the current world build and anything being built, trained or loaded "
-        "are never removed.",
+        "without --prune; anything being trained or loaded is never removed.",
     )
     cache.add_argument(
         "--prune",
@@ -121,6 +133,16 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DAYS",
         help="also mark Lab 2 runs not used for DAYS days (retrained when a lab needs them again)",
     )
+
+    readme = commands.add_parser(
+        "readme-figures",
+        help="write the README's measured-figures table from a run folder's figures.json",
+        description="Replace the README's measured-figures table (between its markers) with the figures of one "
+        "`genai-labs run all` folder and the build record of the tiny world's committed models, stating the run's "
+        "date and machine.",
+    )
+    readme.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a folder `genai-labs run all` wrote (runs/run-...)")
+    readme.add_argument("--readme", type=Path, default=None, help="the README to update (default: this checkout's README.md)")
 
     profile = commands.add_parser("profile", help="print a profile's settings")
     profile.add_argument("name", nargs="?", default=None, choices=sorted(PROFILES))
@@ -145,16 +167,33 @@ def _run(args: argparse.Namespace) -> int:
 
 def _world(args: argparse.Namespace) -> int:
     # torch and transformers: imported only when the command runs (every command would start seconds slower)
-    from genai_labs.world.assets import ensure_world_assets
+    from genai_labs.core.folders import WORLD_MODELS_DIR
+    from genai_labs.world.assets import build_world_models
     from genai_labs.world.data_files import world_data_dir, write_world_data
 
     if args.data_out is not None:
         ensure_writable_folder(args.data_out, option="--data-out")
+    if args.models_out is not None:
+        if not args.models:
+            raise ConfigError("genai-labs world: --models-out needs --models (it names where the rebuilt models go).")
+        ensure_writable_folder(args.models_out.parent, option="--models-out")
     target = args.data_out or world_data_dir(args.seed)
     for name, path in write_world_data(target, seed=args.seed).items():
         print(f"{name:10s} {path} {path.stat().st_size:,} bytes")
-    assets = ensure_world_assets(force=args.force)  # under the build lock: a notebook building at the same time waits
-    print(f"models     {assets.root}")
+    if args.models:
+        assets = build_world_models(args.models_out or WORLD_MODELS_DIR)
+        info = assets.build_info()
+        print(f"models     {assets.root} ({info['seconds']['total'] / 60:.1f} min on {info['machine']['processor']})")
+    return 0
+
+
+def _readme_figures(args: argparse.Namespace) -> int:
+    from genai_labs.core.folders import CHECKOUT, WORLD_MODELS_DIR
+    from genai_labs.instructor.readme_figures import update_readme
+
+    readme = args.readme or CHECKOUT / "README.md"
+    update_readme(readme, args.run_dir, WORLD_MODELS_DIR / "build_info.json")
+    print(f"updated the measured figures in {readme} from {args.run_dir / 'figures.json'}")
     return 0
 
 
@@ -208,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     if extra and args.command != "bench":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    handlers = {"run": _run, "world": _world, "cache": _cache, "profile": _profile}
+    handlers = {"run": _run, "world": _world, "cache": _cache, "profile": _profile, "readme-figures": _readme_figures}
     try:
         return _bench(args, extra) if args.command == "bench" else handlers[args.command](args)
     except ConfigError as err:

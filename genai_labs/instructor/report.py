@@ -11,7 +11,7 @@ import base64
 import json
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timezone
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -19,9 +19,19 @@ from typing import Any
 import nbformat
 
 from genai_labs.core.atomic_io import build_folder_atomic, write_json_atomic, write_text_atomic
-from genai_labs.core.run_figures import library_versions
+from genai_labs.core.run_figures import library_versions, machine_description
 
-RUN_KEYS = ("profile", "seed", "status", "failed", "versions", "model_revisions", "timings_s")  # the rest: one key per lab
+RUN_KEYS = (
+    "profile",
+    "seed",
+    "status",
+    "failed",
+    "started_utc",
+    "machine",
+    "versions",
+    "model_revisions",
+    "timings_s",
+)  # the rest: one key per lab
 TEXT_OUTPUT_LINES = 40  # longer printed outputs are cut in report.md (the executed notebook holds all of them)
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 
@@ -38,15 +48,19 @@ def assemble_figures(
     seed: int,
     timings_s: Mapping[str, float],
     failed: Mapping[str, Any] | None = None,
+    started: datetime | None = None,
 ) -> dict[str, Any]:
     """Build ``figures.json`` for a run folder from the per-lab files the notebooks wrote (``genai-labs run``).
 
-    ``status`` is ``"ok"``, or ``"failed"`` with ``failed = {lab, notebook, cell, error}`` when a lab stopped.
+    ``status`` is ``"ok"``, or ``"failed"`` with ``failed = {lab, notebook, cell, error}`` when a lab stopped;
+    ``started_utc`` and ``machine`` say when and where the run happened (the README's figures table states both).
     """
     figures: dict[str, Any] = {
         "profile": profile.get("name"),
         "seed": seed,
         "status": "failed" if failed else "ok",
+        "started_utc": started.astimezone(timezone.utc).isoformat(timespec="seconds") if started else None,
+        "machine": machine_description(),
         "versions": library_versions(),
         "model_revisions": {
             "model": [profile.get("model"), profile.get("model_revision")],

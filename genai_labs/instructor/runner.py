@@ -351,7 +351,12 @@ def run_labs(
         raise
     finally:
         result.figures = assemble_figures(
-            result.run_dir, profile=profile_as_dict(settings), seed=settings.seed, timings_s=result.timings_s, failed=failed
+            result.run_dir,
+            profile=profile_as_dict(settings),
+            seed=settings.seed,
+            timings_s=result.timings_s,
+            failed=failed,
+            started=started,
         )
         write_report(result.run_dir, result.figures, result.notebooks, started=started)
     return result

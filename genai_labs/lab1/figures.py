@@ -1,4 +1,5 @@
-"""Lab 1's key figures for ``figures.json``: ROUGE-1 of each prompt style with its interval (instructor runs)."""
+"""Lab 1's key figures for ``figures.json``: ROUGE-1 per prompt style with intervals, the paired comparisons, the
+sampling study and the well-formed shares (instructor runs)."""
 
 from __future__ import annotations
 
@@ -9,21 +10,58 @@ import pandas as pd
 from genai_labs.core.run_figures import record_figures
 from genai_labs.prompts import STYLES
 
-
-def record(rouge: pd.DataFrame, eval_examples: int) -> None:
-    """Record Lab 1's figures (``lab1.*`` in the README's schema) from the style ROUGE table; prints nothing.
-
-    ``rouge`` is :func:`~genai_labs.lab1.prompt_study.style_rouge`'s first table; ``eval_examples`` the dialogues
-    scored. Outside ``genai-labs run`` nothing is written.
-    """
-    record_figures("lab1", lab1_figures(rouge, eval_examples))
+PAIRED_KEYS = {  # figures.json key of each style_comparisons row
+    "instruction vs no_prompt": "instruction_vs_no_prompt",
+    "flan vs no_prompt": "flan_vs_no_prompt",
+    "one_shot vs": "one_shot_vs_zero_shot",
+    "few_shot vs one_shot": "few_shot_vs_one_shot",
+}
 
 
-def lab1_figures(rouge: pd.DataFrame, eval_examples: int) -> dict[str, Any]:
-    """The figures :func:`record` saves: ``rouge1`` per style, ``rouge1_ci`` per system, ``eval_examples``."""
+def record(
+    rouge: pd.DataFrame,
+    comparisons: pd.DataFrame,
+    sampling: pd.DataFrame,
+    *,
+    eval_examples: int,
+    forms: pd.DataFrame | None = None,
+) -> None:
+    """Record Lab 1's figures (``lab1.*`` in the README's schema); prints nothing. Outside ``genai-labs run`` nothing
+    is written. ``forms`` (:func:`~genai_labs.lab1.prompt_study.answer_forms`) only in the tiny world."""
+    record_figures("lab1", lab1_figures(rouge, comparisons, sampling, eval_examples=eval_examples, forms=forms))
+
+
+def _paired_key(comparison: str) -> str:
+    return next(key for prefix, key in PAIRED_KEYS.items() if comparison.startswith(prefix))
+
+
+def lab1_figures(
+    rouge: pd.DataFrame,
+    comparisons: pd.DataFrame,
+    sampling: pd.DataFrame,
+    *,
+    eval_examples: int,
+    forms: pd.DataFrame | None = None,
+) -> dict[str, Any]:
+    """The figures :func:`record` saves (README: the ``lab1.*`` keys)."""
     means = rouge.pivot(index="system", columns="metric", values="mean")
-    return {
+    figures: dict[str, Any] = {
         "rouge1": {style: float(means.loc[style, "rouge1"]) for style in STYLES},
         "rouge1_ci": {row.system: [row.ci_low, row.ci_high] for row in rouge[rouge.metric == "rouge1"].itertuples()},
         "eval_examples": eval_examples,
+        "paired": {
+            _paired_key(row.comparison): {"diff": row.diff, "ci": [row.ci_low, row.ci_high]} for row in comparisons.itertuples()
+        },
+        "sampling": {
+            f"{row.temperature:g}" if row.temperature != int(row.temperature) else f"{row.temperature:.1f}": {
+                "rouge1": row.rouge1,
+                "distinct_2": row.distinct_2,
+                "varied_share": row.varied_share,
+                "rouge1_vs_greedy": {"diff": row.rouge1_vs_greedy, "ci": [row.ci_low, row.ci_high]},
+            }
+            for row in sampling.itertuples()
+        },
     }
+    if forms is not None:
+        figures["well_formed"] = {style: float(forms.loc[style, "well_formed"]) for style in STYLES}
+    return figures

@@ -1,7 +1,9 @@
 """Lab 1's experiments: the same dialogues under five prompt styles and many generation settings.
 
 Composes the package's building blocks (``prompts``, ``generation``, ``sampling``, ``metrics``) into the
-tables and curves Lab 1 shows, so the notebook stays a lesson: one call per section.
+tables and curves Lab 1 shows, so the notebook stays a lesson: one call per section. In the tiny world the answers
+are also checked against the world's grammar (``world.well_formed``): which form each answer takes, and whether it
+is a well-formed sentence at all, which ROUGE cannot tell.
 """
 
 from __future__ import annotations
@@ -14,10 +16,16 @@ import datasets
 import pandas as pd
 import torch
 
-from genai_labs.core.profiles import Lab1Config
+from genai_labs.core.profiles import Lab1Config, Profile
+from genai_labs.core.sources import WORLD_DATASET
 from genai_labs.generation import GenerationSettings, generate_texts, model_device
-from genai_labs.metrics import distinct_n, rouge_differences, rouge_table
+from genai_labs.metrics import distinct_n, paired_bootstrap, rouge_differences, rouge_scores, rouge_table
 from genai_labs.prompts import STYLES, PromptBuild, build_prompt  # STYLES: one definition, in prompts
+from genai_labs.world.dialogues import FAMILIES_BY_NAME
+from genai_labs.world.dialogues import STYLES as WORLD_STYLES
+from genai_labs.world.well_formed import summary_style
+
+ZERO_SHOT_STYLES = ("no_prompt", "instruction", "flan")
 
 
 @dataclass(frozen=True)
@@ -121,6 +129,161 @@ def style_rouge(
     return table, differences
 
 
+def world_grammar_applies(profile: Profile) -> bool:
+    """True when the profile's dialogues are the tiny world's, whose summaries have an exact grammar (all labs)."""
+    return profile.dataset == WORLD_DATASET
+
+
+def style_comparisons(
+    predictions: dict[str, list[str]], references: Sequence[Sequence[str]], *, resamples: int = 1000, seed: int = 0
+) -> pd.DataFrame:
+    """Lab 1's questions as paired ROUGE-1 differences with bootstrap 95% intervals: does an instruction, or the FLAN
+    template, beat no prompt; does one example beat the best zero-shot style; do more examples beat one?
+
+    Columns: ``comparison, diff, ci_low, ci_high, p_value, answers_differ`` (the share of dialogues whose two answers
+    are not the same text).
+    """
+    best_zero_shot = max(
+        ZERO_SHOT_STYLES, key=lambda s: float(rouge_scores(predictions[s], references, rouge_types=("rouge1",))["rouge1"].mean())
+    )
+    pairs = (("instruction", "no_prompt"), ("flan", "no_prompt"), ("one_shot", best_zero_shot), ("few_shot", "one_shot"))
+    rows = []
+    for system, baseline in pairs:
+        diff = rouge_differences(
+            {system: predictions[system], baseline: predictions[baseline]},
+            references,
+            baseline=baseline,
+            rouge_types=("rouge1",),
+            resamples=resamples,
+            seed=seed,
+        ).iloc[0]
+        differ = sum(a != b for a, b in zip(predictions[system], predictions[baseline])) / len(predictions[system])
+        rows.append(
+            {
+                "comparison": f"{system} vs {baseline}",
+                "diff": diff["diff"],
+                "ci_low": diff["ci_low"],
+                "ci_high": diff["ci_high"],
+                "p_value": diff["p_value"],
+                "answers_differ": differ,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def answer_forms(predictions: dict[str, list[str]]) -> pd.DataFrame:
+    """Which of the tiny world's forms each style's answers take, and the share that are well-formed at all (Lab 1).
+
+    One row per style: the share of answers that are a well-formed ``observer`` summary (DialogSum's style), ``gist``
+    or ``headline`` (``world.well_formed``), and their sum, ``well_formed``.
+    """
+    rows = []
+    for style, answers in predictions.items():
+        forms = [summary_style(answer) for answer in answers]
+        row: dict[str, Any] = {"style": style}
+        row.update({form: forms.count(form) / len(forms) for form in WORLD_STYLES})
+        row["well_formed"] = sum(form is not None for form in forms) / len(forms)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("style")
+
+
+def shot_in_every_form(row: dict[str, Any]) -> dict[str, str]:
+    """A solved example's summary in each of the tiny world's forms: the dataset's own (``observer``), then the same
+    dialogue's first ``gist`` and ``headline`` templates (Lab 1's in-context demonstration; tiny-world rows only)."""
+    if "family" not in row or "slots" not in row:
+        raise ValueError("shot_in_every_form needs a tiny-world row (with 'family' and 'slots'); real DialogSum has one form.")
+    family = FAMILIES_BY_NAME[row["family"]]
+    return {
+        "observer": row["summary"],
+        "gist": family.gists[0].format_map(row["slots"]),
+        "headline": family.headlines[0].format_map(row["slots"]),
+    }
+
+
+def one_shot_forms(
+    model: Any,
+    tokenizer: Any,
+    shot_dialogue: str,
+    shot_summaries: dict[str, str],
+    target: str,
+    settings: GenerationSettings,
+    *,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """The same one-shot prompt with the example's summary written in different forms, and the model's answer to each
+    (Lab 1: in-context learning copies the form of the example). ``answer form`` is the world's name for the form
+    of the answer (None: not a well-formed world sentence)."""
+    prompts = [
+        build_prompt("one_shot", target, shots=[(shot_dialogue, s)], tokenizer=tokenizer).text for s in shot_summaries.values()
+    ]
+    answers = generate_texts(model, tokenizer, prompts, settings, seed=seed, progress=False)
+    return pd.DataFrame(
+        {
+            "example's form": list(shot_summaries),
+            "example's summary": list(shot_summaries.values()),
+            "model's answer": answers,
+            "answer form": [summary_style(a) for a in answers],
+        }
+    )
+
+
+def sampling_dialogues(scored: datasets.Dataset, config: Lab1Config) -> datasets.Dataset:
+    """The dialogues Lab 1's sampling study samples: the first ``config.sampling_examples`` of the scored ones (all of
+    them when it is 0)."""
+    n = config.sampling_examples or len(scored)
+    return scored.select(range(min(n, len(scored))))
+
+
+def sampling_study(
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[str],
+    references: Sequence[Sequence[str]],
+    greedy: Sequence[str],
+    *,
+    temperatures: Sequence[float],
+    samples: int,
+    max_new_tokens: int,
+    batch_size: int = 64,
+    resamples: int = 1000,
+    seed: int = 0,
+    well_formed: bool = True,
+) -> pd.DataFrame:
+    """Plain sampling (``top_k=0``, ``top_p=1``) at each temperature, ``samples`` summaries per prompt (Lab 1).
+
+    One row per temperature: ``distinct_2`` (distinct bigrams over a prompt's samples, averaged over prompts; 1.0 = no
+    repetition), ``varied_share`` (prompts whose samples are not all the same text), ``rouge1`` (mean over all
+    samples) and its paired difference to the ``greedy`` summaries of the same prompts with a bootstrap 95% interval
+    (each prompt's mean over its samples against its greedy summary), and with ``well_formed`` the share of samples
+    that are well-formed world sentences.
+    """
+    references = [list(group) for group in references]
+    greedy_rouge = rouge_scores(list(greedy), references, rouge_types=("rouge1",))["rouge1"].to_numpy()
+    rows = []
+    for temperature in temperatures:
+        setting = GenerationSettings(max_new_tokens=max_new_tokens, do_sample=True, temperature=temperature, top_k=0, top_p=1.0)
+        texts = generate_texts(
+            model, tokenizer, prompts, setting, batch_size=batch_size, seed=seed, progress=False, samples_per_prompt=samples
+        )
+        groups = [texts[i * samples : (i + 1) * samples] for i in range(len(prompts))]
+        scores = rouge_scores(texts, [group for group in references for _ in range(samples)], rouge_types=("rouge1",))
+        per_prompt = scores["rouge1"].to_numpy().reshape(len(prompts), samples).mean(axis=1)
+        versus = paired_bootstrap(per_prompt, greedy_rouge, resamples=resamples, seed=seed)
+        row = {
+            "temperature": temperature,
+            "distinct_2": sum(distinct_n(g, 2) for g in groups) / len(groups),
+            "varied_share": sum(len(set(g)) > 1 for g in groups) / len(groups),
+            "rouge1": float(per_prompt.mean()),
+            "rouge1_vs_greedy": versus["diff"],
+            "ci_low": versus["low"],
+            "ci_high": versus["high"],
+        }
+        if well_formed:
+            row["well_formed"] = sum(summary_style(t) is not None for t in texts) / len(texts)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def settings_table(
     model: Any, tokenizer: Any, prompt: str, settings: dict[str, GenerationSettings], *, seed: int = 0
 ) -> pd.DataFrame:
@@ -184,36 +347,3 @@ def most_uncertain_step(model: Any, tokenizer: Any, prompt: str, *, max_new_toke
     all_logits, _ = _greedy_steps(model, tokenizer, prompt, max_new_tokens)
     entropies = [float(torch.distributions.Categorical(logits=logits).entropy()) for logits in all_logits]
     return max(range(len(entropies)), key=entropies.__getitem__)
-
-
-def diversity_by_temperature(
-    model: Any,
-    tokenizer: Any,
-    prompts: Sequence[str],
-    temperatures: Sequence[float],
-    *,
-    samples: int,
-    max_new_tokens: int,
-    top_k: int = 0,
-    seed: int = 0,
-) -> pd.DataFrame:
-    """distinct-1/2 over ``samples`` sampled summaries per prompt, for each temperature (Lab 1's diversity curve).
-
-    ``top_k=0`` samples from the whole temperature-scaled distribution, like the lab's settings table and
-    next-token plot; pass ``top_k=50`` for ``generate``'s default filter.
-    """
-    rows = []
-    for temperature in temperatures:
-        setting = GenerationSettings(max_new_tokens=max_new_tokens, do_sample=True, temperature=temperature, top_k=top_k)
-        repeated = [p for p in prompts for _ in range(samples)]
-        texts = generate_texts(model, tokenizer, repeated, setting, seed=seed, progress=False)
-        groups = [texts[i * samples : (i + 1) * samples] for i in range(len(prompts))]
-        rows.append(
-            {
-                "temperature": temperature,
-                "distinct-1": sum(distinct_n(g, 1) for g in groups) / len(groups),
-                "distinct-2": sum(distinct_n(g, 2) for g in groups) / len(groups),
-                "unique summaries per prompt": sum(len(set(g)) for g in groups) / len(groups),
-            }
-        )
-    return pd.DataFrame(rows)

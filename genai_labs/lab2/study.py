@@ -1,8 +1,10 @@
 """Lab 2's measurements: every model scored on the same test dialogues and skill probe, with confidence intervals.
 
-The notebook adds each model to a :class:`Scoreboard` as it gets it (the original first, then each trained run);
-:meth:`Scoreboard.results` then scores them all at once (:class:`Lab2Results`: ROUGE with bootstrap intervals, paired
-differences, the single-reference table next to the course's, the best constant summary, forgetting).
+The notebook adds each model to a :class:`Scoreboard` as it gets it (the original first, then each trained run, and
+the original again with an in-context example instead of training); :meth:`Scoreboard.results` then scores them all
+at once (:class:`Lab2Results`: ROUGE with bootstrap intervals, paired differences, fine-tuning against in-context
+learning with the context each costs, the well-formed share in the tiny world, the single-reference table next to the
+course's, the best constant summary, forgetting).
 :func:`gpu_time_estimate` is the lab's cost section, and :func:`run_lab2` runs the whole lab in one call (tests).
 """
 
@@ -19,6 +21,7 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from genai_labs.core.profiles import load_profile
+from genai_labs.core.sources import WORLD_DATASET
 from genai_labs.generation import GenerationSettings, generate_texts, model_device
 from genai_labs.lab2.finetune import planned_steps, training_flops
 from genai_labs.lab2.forgetting import forgetting_table, lora_skill_accuracy
@@ -33,7 +36,8 @@ from genai_labs.metrics import (
     skill_accuracy,
 )
 from genai_labs.models import load_seq2seq
-from genai_labs.prompts import training_prompt
+from genai_labs.prompts import build_prompt, count_tokens, training_prompt
+from genai_labs.world.well_formed import well_formed_share
 
 # The course's published Lab 2 table: flan-t5-base original / fully fine-tuned ("instruct") / PEFT on the hub's
 # 1,500-row DialogSum test split, one row per human summary (single reference), from its precomputed CSV.
@@ -105,6 +109,9 @@ class Lab2Results:
     skill: dict[str, SkillResult]
     forgetting: pd.DataFrame
     base_unchanged: bool
+    prompt_tokens: dict[str, float]  # mean tokens of each model's test prompts
+    full_vs_in_context: pd.DataFrame  # paired ROUGE differences of full fine-tuning against each in-context run
+    well_formed: dict[str, float] | None  # share of well-formed summaries per model (tiny world only, else None)
 
     def rouge1(self, name: str) -> float:
         """Mean test ROUGE-1 of a model."""
@@ -122,6 +129,32 @@ class Lab2Results:
         columns = {"this run (single reference)": ours, "course, published (flan-t5-base)": COURSE_PUBLISHED_ROUGE}
         table = pd.concat(columns, axis=1)
         return table.swaplevel(axis=1).sort_index(axis=1, level=0, sort_remaining=False)
+
+    def in_context_table(self) -> pd.DataFrame:
+        """Fine-tuning against in-context learning on the same test dialogues: each model's ROUGE-1 (95% CI), the
+        prompt it needs (tokens per dialogue), the well-formed share (tiny world), and full fine-tuning's paired ROUGE-1
+        difference to each in-context run."""
+        names = ["original", *self.full_vs_in_context["baseline"].unique(), "full"]
+        rouge1 = self.rouge[self.rouge.metric == "rouge1"].set_index("system")
+        table = pd.DataFrame(
+            {
+                "ROUGE-1": [rouge1.loc[n, "mean"] for n in names],
+                "ci_low": [rouge1.loc[n, "ci_low"] for n in names],
+                "ci_high": [rouge1.loc[n, "ci_high"] for n in names],
+                "prompt tokens": [self.prompt_tokens[n] for n in names],
+            },
+            index=pd.Index(names, name="model"),
+        )
+        if self.well_formed is not None:
+            table["well-formed"] = [self.well_formed[n] for n in names]
+        return table
+
+    def well_formed_table(self) -> pd.DataFrame:
+        """Each model's mean ROUGE-1 next to the share of its summaries that are well-formed world sentences (tiny)."""
+        if self.well_formed is None:
+            raise ValueError("the well-formed check is the tiny world's grammar; this profile's data is real DialogSum.")
+        rouge1 = self.rouge[self.rouge.metric == "rouge1"].set_index("system")["mean"]
+        return pd.DataFrame({"ROUGE-1": rouge1, "well-formed": pd.Series(self.well_formed)}).loc[list(self.well_formed)]
 
     def training_table(self) -> pd.DataFrame:
         """One row per training run: steps, seconds, trainable share, optimizer state, sizes."""
@@ -142,14 +175,18 @@ class Scoreboard:
     def __init__(self, profile: Any, data: Lab2Data, tokenizer: PreTrainedTokenizerBase, *, progress: bool = True) -> None:
         self.profile, self.data, self.tokenizer, self.progress = profile, data, tokenizer, progress
         self.predictions: dict[str, list[str]] = {}
+        self.prompt_tokens: dict[str, float] = {}
+        self.in_context: list[str] = []
         self.skill: dict[str, SkillResult] = {}
         self._fingerprint_texts = [training_prompt(d) for d in data.test["dialogue"][:4]]
         self._original: tuple[PreTrainedModel, str] | None = None
 
-    def _summaries(self, model: Any) -> list[str]:
+    def _summaries(self, model: Any, name: str) -> list[str]:
         cfg = self.profile.lab2
+        dialogues = list(self.data.test["dialogue"])
+        self.prompt_tokens[name] = _mean_tokens(self.tokenizer, [training_prompt(d) for d in dialogues])
         return summarize(
-            model, self.tokenizer, list(self.data.test["dialogue"]), max_new_tokens=cfg.max_new_tokens,
+            model, self.tokenizer, dialogues, max_new_tokens=cfg.max_new_tokens,
             batch_size=cfg.generation_batch_size, progress=self.progress,
         )  # fmt: skip
 
@@ -160,7 +197,7 @@ class Scoreboard:
         """Summaries and skill answers of ``model`` under ``name`` (``original`` first, then ``full``, ``replay``)."""
         if self._original is None:
             self._original = (model, base_fingerprint(model, self.tokenizer, self._fingerprint_texts))
-        self.predictions[name] = self._summaries(model)
+        self.predictions[name] = self._summaries(model, name)
         self.skill[name] = skill_accuracy(
             model, self.tokenizer, self.data.skill_dialogues, self.data.skill_topics, **self._skill_kwargs()
         )
@@ -168,10 +205,23 @@ class Scoreboard:
     def add_lora(self, name: str, run: TrainResult) -> None:
         """A LoRA run: summaries of the merged model, skill with the adapter on (``name``) and off."""
         assert run.merged_model is not None, "add_lora takes a LoRA run (TrainResult with a merged model)"
-        self.predictions[name] = self._summaries(run.merged_model)
+        self.predictions[name] = self._summaries(run.merged_model, name)
         self.skill[name], self.skill[f"{name}_adapter_off"] = lora_skill_accuracy(
             run.model, self.tokenizer, self.data.skill_dialogues, self.data.skill_topics, **self._skill_kwargs()
         )
+
+    def add_in_context(self, name: str, model: Any, shots: Sequence[tuple[str, str]]) -> None:
+        """``model`` (the original) answering with solved examples before each test dialogue instead of being trained:
+        the course's shot format (Lab 1's one-shot, or few-shot for several shots), greedy, and what that prompt costs."""
+        cfg = self.profile.lab2
+        style = "one_shot" if len(shots) == 1 else "few_shot"
+        builds = [build_prompt(style, d, shots=shots, tokenizer=self.tokenizer) for d in self.data.test["dialogue"]]
+        self.prompt_tokens[name] = sum(b.n_tokens or 0 for b in builds) / len(builds)
+        self.predictions[name] = generate_texts(
+            model, self.tokenizer, [b.text for b in builds], GenerationSettings(max_new_tokens=cfg.max_new_tokens),
+            batch_size=cfg.generation_batch_size, seed=0, progress=self.progress,
+        )  # fmt: skip
+        self.in_context.append(name)
 
     def results(self, runs: dict[str, TrainResult]) -> Lab2Results:
         """Score every model added: ROUGE with bootstrap CIs, paired differences to the original and to full
@@ -182,6 +232,12 @@ class Scoreboard:
         references = [list(r) for r in self.data.test["references"]]
         boot = {"resamples": cfg.bootstrap_resamples, "seed": self.profile.seed}
         trained = {k: predictions[k] for k in ("full", "lora", "replay") if k in predictions}
+        in_context = [
+            rouge_differences({"full": predictions["full"], name: predictions[name]}, references, baseline=name, **boot)
+            for name in self.in_context
+            if "full" in predictions
+        ]
+        grammar = self.profile.dataset == WORLD_DATASET
         candidates = list(dict.fromkeys(list(self.data.train["summary"]) + [ref for group in references for ref in group]))
         return Lab2Results(
             profile=self.profile, tokenizer=self.tokenizer, base_model=base_model, data=self.data, runs=dict(runs),
@@ -195,7 +251,22 @@ class Scoreboard:
             skill=dict(self.skill),
             forgetting=forgetting_table(self.skill, resamples=cfg.bootstrap_resamples, seed=self.profile.seed),
             base_unchanged=base_fingerprint(base_model, self.tokenizer, self._fingerprint_texts) == fingerprint,
+            prompt_tokens=dict(self.prompt_tokens),
+            full_vs_in_context=pd.concat(in_context, ignore_index=True) if in_context else pd.DataFrame(),
+            well_formed={name: well_formed_share(preds) for name, preds in predictions.items()} if grammar else None,
         )  # fmt: skip
+
+
+def _mean_tokens(tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str]) -> float:
+    """Mean tokens of ``prompts`` (what each request costs in context; Lab 2's fine-tuning vs in-context table)."""
+    return sum(count_tokens(tokenizer, p) for p in prompts) / max(1, len(prompts))
+
+
+def in_context_shots(profile: Any, data: Lab2Data) -> tuple[tuple[str, str], ...]:
+    """Lab 1's one-shot example(s) (``lab1.one_shot_indices`` of the training dialogues): what the original model gets
+    in its prompt instead of training, in Lab 2's comparison of fine-tuning with in-context learning."""
+    rows = [data.train[i % len(data.train)] for i in profile.lab1.one_shot_indices]
+    return tuple((row["dialogue"], row["summary"]) for row in rows)
 
 
 def run_lab2(
@@ -217,6 +288,7 @@ def run_lab2(
     )
     scores = Scoreboard(profile, data, tokenizer, progress=progress)
     scores.add("original", base)
+    scores.add_in_context("one_shot", base, in_context_shots(profile, data))
     common: dict[str, Any] = {"cache_dir": cache_dir, "base_weights": weights_hash(base), "progress": progress, "force": force}
     runs = {
         "full": train_run("full", profile, base, tokenizer, tokenized, **common),
