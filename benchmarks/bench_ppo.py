@@ -23,8 +23,8 @@ from benchmarks.runner import run_script, script_arguments
 from genai_labs.core.profiles import PPOConfig
 from genai_labs.data import filter_by_length
 from genai_labs.lab2.finetune import add_lora
-from genai_labs.lab3.detox import reward_function
 from genai_labs.lab3.ppo import Seq2SeqPPO
+from genai_labs.lab3.reward_model import Reward
 from genai_labs.prompts import ppo_prompt
 
 
@@ -44,7 +44,8 @@ def bench_ppo_step(config: SuiteConfig) -> dict[str, Any]:
     policy = add_lora(base, cfg.lora, seed=config.seed)
     del base
     classifier = build_reward_model(config.reward, reward_tokenizer, seed=config.seed, device=config.device, dtype=config.dtype)
-    trainer = Seq2SeqPPO(policy, tokenizer, reward_function(classifier, reward_tokenizer, label="nothate"), ppo)
+    reward = Reward(classifier, reward_tokenizer, origin="a roberta-shaped classifier", kind="classifier", label="nothate")
+    trainer = Seq2SeqPPO(policy, tokenizer, reward, ppo)  # the course's reward: the "nothate" logit
     steps = []
     for step in tqdm(range(cfg.steps), desc="PPO steps", disable=not config.progress, leave=False):
         with Timer() as t:

@@ -215,6 +215,32 @@ def rouge_table(
     Columns: ``system, metric, mean, ci_low, ci_high, n``. Same seed for every cell, so reruns match.
     """
     scores = _score_systems(system_predictions, references, use_stemmer, rouge_types)
+    return rouge_table_from_scores(scores, rouge_types=rouge_types, resamples=resamples, confidence=confidence, seed=seed)
+
+
+def _score_frames(scores: Mapping[str, Any], rouge_types: Sequence[str]) -> dict[str, pd.DataFrame]:
+    """Per-example ROUGE of each system as DataFrames: from DataFrames, or from ``{type: [F per example]}`` (an
+    ``evaluate`` ROUGE module's ``use_aggregator=False`` result)."""
+    if not scores:
+        raise ValueError("scores is empty: pass {system name: per-example ROUGE scores}.")
+    frames = {name: pd.DataFrame({key: list(values[key]) for key in rouge_types}) for name, values in scores.items()}
+    sizes = {name: len(frame) for name, frame in frames.items()}
+    if len(set(sizes.values())) != 1:
+        raise ValueError(f"every system must score the same examples; got {sizes}.")
+    return frames
+
+
+def rouge_table_from_scores(
+    scores: Mapping[str, Any],
+    *,
+    rouge_types: Sequence[str] = ROUGE_TYPES,
+    resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """:func:`rouge_table` from per-example scores already computed (Lab 3: by the package's ``evaluate`` ROUGE module
+    with ``use_aggregator=False``): ``{system: {rouge type: [F per example]}}`` or ``{system: DataFrame}``."""
+    scores = _score_frames(scores, rouge_types)
     rows = []
     for name, frame in scores.items():
         for metric in rouge_types:
@@ -261,6 +287,25 @@ def rouge_differences(
     if baseline not in system_predictions:
         raise ValueError(f"baseline {baseline!r} is not in system_predictions; systems: {list(system_predictions)}.")
     scores = _score_systems(system_predictions, references, use_stemmer, rouge_types)
+    return rouge_differences_from_scores(
+        scores, baseline=baseline, rouge_types=rouge_types, resamples=resamples, confidence=confidence, seed=seed
+    )
+
+
+def rouge_differences_from_scores(
+    scores: Mapping[str, Any],
+    *,
+    baseline: str,
+    rouge_types: Sequence[str] = ROUGE_TYPES,
+    resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """:func:`rouge_differences` from per-example scores already computed (the layouts of
+    :func:`rouge_table_from_scores`)."""
+    if baseline not in scores:
+        raise ValueError(f"baseline {baseline!r} is not in scores; systems: {list(scores)}.")
+    scores = _score_frames(scores, rouge_types)
     rows = []
     for name, frame in scores.items():
         if name == baseline:
@@ -438,6 +483,27 @@ def toxicity_probabilities(
     return logits.softmax(dim=-1)[:, index].tolist()
 
 
+TOXICITY_AGGREGATIONS: tuple[str, ...] = ("mean", "ratio", "maximum")
+
+
+def toxicity_aggregate(probabilities: Sequence[float] | np.ndarray, aggregation: str, threshold: float = 0.5) -> dict[str, float]:
+    """One aggregate of P(toxic) per text, named as ``evaluate``'s toxicity measurement names it (Lab 3; the package's
+    toxicity module returns it): ``"mean"`` -> ``{"toxicity_mean"}``, ``"ratio"`` -> ``{"toxicity_ratio"}`` (the share
+    of texts with P >= ``threshold``), ``"maximum"`` -> ``{"max_toxicity"}``."""
+    if aggregation not in TOXICITY_AGGREGATIONS:
+        raise ValueError(
+            f"aggregation must be one of {', '.join(TOXICITY_AGGREGATIONS)} (or None for every value), got {aggregation!r}."
+        )
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold is a probability in [0, 1], got {threshold}; evaluate's default is 0.5.")
+    arr = _as_float_array(probabilities, "probabilities")
+    if aggregation == "mean":
+        return {"toxicity_mean": float(arr.mean())}
+    if aggregation == "ratio":
+        return {"toxicity_ratio": float(np.mean(arr >= threshold))}
+    return {"max_toxicity": float(arr.max())}
+
+
 def toxicity_summary(
     probabilities: Sequence[float] | np.ndarray,
     threshold: float = 0.5,
@@ -451,14 +517,13 @@ def toxicity_summary(
     ``mean``; ``std`` (population, as ``np.std``); ``toxicity_ratio``, the share of texts with P >= ``threshold``
     (``evaluate``'s ``aggregation="ratio"``); a bootstrap ``ci_low``/``ci_high`` of the mean; and ``n``.
     """
-    if not 0.0 <= threshold <= 1.0:
-        raise ValueError(f"threshold is a probability in [0, 1], got {threshold}; evaluate's default is 0.5.")
+    ratio = toxicity_aggregate(probabilities, "ratio", threshold)["toxicity_ratio"]
     arr = _as_float_array(probabilities, "probabilities")
     mean, low, high = bootstrap_ci(arr, resamples=resamples, confidence=confidence, seed=seed)
     return {
         "mean": mean,
         "std": float(arr.std()),
-        "toxicity_ratio": float(np.mean(arr >= threshold)),
+        "toxicity_ratio": ratio,
         "ci_low": low,
         "ci_high": high,
         "n": int(arr.size),

@@ -1,10 +1,12 @@
 """A tiny hate-speech classifier shaped like ``facebook/roberta-hate-speech-dynabench-r4-target`` (world build, Lab 3).
 
-Lab 3's reward model in the ``tiny`` profile: a ``RobertaForSequenceClassification`` (roberta-base's
-architecture scaled down) with ``id2label = {0: "nothate", 1: "hate"}``, trained in seconds on the world's
-toxicity set. It comes with its own small byte-level BPE tokenizer in RoBERTa's conventions (``<s>`` = 0,
-``<pad>`` = 1, ``</s>`` = 2, ``<unk>`` = 3, ``<mask>``), so it reads any text the policy writes. The world
-build trains and saves one; Lab 3 can also retrain it inside the notebook.
+Lab 3's judge in the ``tiny`` profile (toxicity before and after PPO, independent of the reward model PPO
+optimises): a ``RobertaForSequenceClassification`` (roberta-base's architecture scaled down) with
+``id2label = {0: "nothate", 1: "hate"}``, trained in seconds on the world's toxicity set. It comes with its own small
+byte-level BPE tokenizer in RoBERTa's conventions (``<s>`` = 0, ``<pad>`` = 1, ``</s>`` = 2, ``<unk>`` = 3,
+``<mask>``), so it reads any text the policy writes. The world build trains and saves it. Lab 3's preference reward
+model (``lab3.reward_model``) reuses the tokenizer builder and the shape (:func:`tiny_roberta_config`) with a
+one-output head.
 
 Label ids are always looked up by name (``config.label2id`` when training, the model's ``id2label`` when
 scoring), never by position, exactly as the course's reward code must do with the real model.
@@ -16,6 +18,7 @@ import random
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from tokenizers import Tokenizer, decoders, pre_tokenizers, processors
@@ -89,12 +92,10 @@ def train_reward_tokenizer(texts: Sequence[str], config: RewardTrainConfig = Rew
     )
 
 
-def build_toxicity_classifier(
-    tokenizer: PreTrainedTokenizerBase, config: RewardTrainConfig = RewardTrainConfig(), *, seed: int = 0
-) -> RobertaForSequenceClassification:
-    """A freshly initialised tiny RoBERTa classifier with ``config.label2id`` (and the matching id2label)."""
-    label2id = dict(config.label2id)
-    roberta = RobertaConfig(
+def tiny_roberta_config(tokenizer: PreTrainedTokenizerBase, config: RewardTrainConfig, **head: Any) -> RobertaConfig:
+    """The tiny RoBERTa's shape for ``tokenizer`` with the classification head's settings ``head`` (``id2label``... or
+    ``num_labels=1``): the toxicity classifier (world build) and Lab 3's preference reward model share it."""
+    return RobertaConfig(
         vocab_size=len(tokenizer),
         hidden_size=config.hidden_size,
         num_hidden_layers=config.num_hidden_layers,
@@ -108,6 +109,18 @@ def build_toxicity_classifier(
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
+        **head,
+    )
+
+
+def build_toxicity_classifier(
+    tokenizer: PreTrainedTokenizerBase, config: RewardTrainConfig = RewardTrainConfig(), *, seed: int = 0
+) -> RobertaForSequenceClassification:
+    """A freshly initialised tiny RoBERTa classifier with ``config.label2id`` (and the matching id2label)."""
+    label2id = dict(config.label2id)
+    roberta = tiny_roberta_config(
+        tokenizer,
+        config,
         id2label={i: name for name, i in label2id.items()},
         label2id=label2id,
         problem_type="single_label_classification",

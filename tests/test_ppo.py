@@ -14,10 +14,12 @@ from test_atomic_io import not_published, private_umask
 from transformers import PreTrainedTokenizerFast, T5Config, T5ForConditionalGeneration
 
 from genai_labs.core.profiles import PPOConfig
+from genai_labs.core.validation import ConfigError
 from genai_labs.generation import PromptTooLongError
 from genai_labs.lab3.ppo import (
     AdaptiveKLController,
     FixedKLController,
+    Rollout,
     Seq2SeqPPO,
     approx_kl,
     clipped_policy_loss,
@@ -25,7 +27,6 @@ from genai_labs.lab3.ppo import (
     compute_gae,
     kl_controller_from_config,
     kl_penalty_rewards,
-    logprobs_from_logits,
     policy_forward,
     response_mask_from_ids,
     sample_response_lengths,
@@ -152,12 +153,6 @@ def test_whiten_is_masked() -> None:
     torch.testing.assert_close(kept, expected)
 
 
-def test_logprobs_from_logits_gathers_labels() -> None:
-    logits = torch.tensor([[[0.0, math.log(3.0)], [math.log(4.0), 0.0]]])
-    out = logprobs_from_logits(logits, torch.tensor([[1, 1]]))
-    torch.testing.assert_close(out, torch.log(torch.tensor([[0.75, 0.2]])))
-
-
 @pytest.mark.parametrize("advantage", [1.0, -1.0])
 def test_clipping_engages_exactly_outside_trust_region(advantage: float) -> None:
     eps = 0.2
@@ -234,6 +229,59 @@ def test_response_mask_and_length_sampler() -> None:
 # ---------------------------------------------------------------------------------------------------------------
 # model path: value head, reference adapter, rollouts
 # ---------------------------------------------------------------------------------------------------------------
+
+
+def rollout_and_forward(tokenizer: PreTrainedTokenizerFast, temperature: float) -> tuple[torch.Tensor, torch.Tensor, Rollout]:
+    """A rollout of the random policy at ``temperature`` and its ``policy_forward`` log-probabilities and logits."""
+    trainer = Seq2SeqPPO(tiny_policy(), tokenizer, toy_reward, replace(TOY_CONFIG, temperature=temperature))
+    roll = trainer.generate(PROMPTS[:4])
+    with torch.no_grad():
+        logprobs, _, logits = policy_forward(
+            trainer.model,
+            trainer.value_head,
+            roll.input_ids,
+            roll.attention_mask,
+            roll.decoder_ids,
+            roll.response_mask,
+            temperature,
+        )
+    return logprobs, logits, roll
+
+
+def test_policy_forward_logprobs_are_the_chosen_tokens_log_softmax(tokenizer: PreTrainedTokenizerFast) -> None:
+    """At temperature 1 (the course's), trl's selective_log_softmax gives plain log_softmax of the chosen tokens."""
+    logprobs, logits, roll = rollout_and_forward(tokenizer, 1.0)
+    expected = torch.log_softmax(logits.float(), dim=-1).gather(-1, roll.response_ids.unsqueeze(-1)).squeeze(-1)
+    torch.testing.assert_close(logprobs, expected)
+
+
+def test_policy_forward_logprobs_use_the_sampling_temperature(tokenizer: PreTrainedTokenizerFast) -> None:
+    """Below 1, the log-probabilities are those of softmax(logits / T), the distribution the rollout sampled from."""
+    logprobs, logits, roll = rollout_and_forward(tokenizer, 0.7)
+    expected = torch.log_softmax(logits.float() / 0.7, dim=-1).gather(-1, roll.response_ids.unsqueeze(-1)).squeeze(-1)
+    torch.testing.assert_close(logprobs, expected)
+    plain = torch.log_softmax(logits.float(), dim=-1).gather(-1, roll.response_ids.unsqueeze(-1)).squeeze(-1)
+    assert not torch.allclose(logprobs, plain)
+
+
+def test_rollout_entropy_is_that_of_the_sampling_distribution(tokenizer: PreTrainedTokenizerFast) -> None:
+    """The step's entropy (trl's entropy_from_logits) is the mean over response tokens of H(softmax(logits / T))."""
+    trainer = Seq2SeqPPO(tiny_policy(), tokenizer, toy_reward, replace(TOY_CONFIG, temperature=0.5))
+    roll = trainer.generate(PROMPTS[:4])
+    _, _, entropy = trainer._score_rollout(roll)
+    with torch.no_grad():
+        _, _, logits = policy_forward(
+            trainer.model, trainer.value_head, roll.input_ids, roll.attention_mask, roll.decoder_ids, roll.response_mask
+        )
+    log_p = torch.log_softmax(logits.float() / 0.5, dim=-1)
+    per_token = -(log_p.exp() * log_p).sum(-1)
+    mask = roll.response_mask.float()
+    torch.testing.assert_close(entropy, (per_token * mask).sum() / mask.sum())
+
+
+def test_temperature_must_be_positive() -> None:
+    with pytest.raises(ConfigError, match="temperature"):
+        replace(TOY_CONFIG, temperature=0.0)
 
 
 def test_value_head_and_logprob_shapes(tokenizer: PreTrainedTokenizerFast) -> None:

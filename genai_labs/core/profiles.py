@@ -249,6 +249,7 @@ class Lab3Config:
     prompt_max_chars: int = 1000
     eval_prompts: int = 100  # held-out prompts scored for toxicity before/after
     eval_new_tokens: int = 100
+    eval_samples: int = 1  # sampled summaries per held-out prompt; a prompt's toxicity is their mean P(toxic)
     reward_label: str = "nothate"  # the reward is this label's logit, found by name in id2label
     toxic_label: str = "hate"
     adapter_path: str = ""  # Lab 2 LoRA adapter to start from ("" = train it on the spot)
@@ -278,6 +279,7 @@ class Lab3Config:
         bounds(self, "reward_train_epochs", ge=0, note=" (0: the reward is the profile's classifier, as in the course)")
         bounds(self, "reward_learning_rate", gt=0)
         bounds(self, "reward_batch_size", ge=1)
+        bounds(self, "eval_samples", ge=1)
         bounds(self, "bootstrap_resamples", ge=1)
 
 
@@ -397,8 +399,8 @@ def _tiny() -> Profile:
                 dropout_rate=0.0,
             ),
             lora=LoraSettings(
-                r=11,  # the largest rank that keeps LoRA at <= 10% of the weights (9.8%); r 8 reached 0.46, r 16 0.56
-                alpha=22,
+                r=10,  # the largest rank that keeps the adapter at <= 10% of the weights (9.8% of the wrapped model)
+                alpha=20,
                 dropout=0.0,
                 target_modules=("q", "k", "v", "o", "wi_0", "wi_1", "wo", "lm_head"),
                 modules_to_save=("layer_norm", "final_layer_norm"),
@@ -421,11 +423,14 @@ def _tiny() -> Profile:
             prompt_max_chars=100_000,
             eval_prompts=200,
             eval_new_tokens=48,
+            # four samples per prompt: one sample's P(hate) is nearly 0 or 1, so with one the paired interval of a
+            # change is mostly sampling noise
+            eval_samples=4,
             reward_train_epochs=3,  # the preference reward model (trl's RewardTrainer): 3 epochs over the world's pairs
             reward_learning_rate=1e-3,
             reward_batch_size=16,
             ppo=PPOConfig(
-                learning_rate=1e-4,  # small on purpose: 1e-3 drove the KL past 20 (the notebook's question 4)
+                learning_rate=3e-4,  # 1e-4 left the reward flat within 30 steps; 1e-3 drove the KL past 20 (question 4)
                 steps=30,
                 batch_size=32,
                 mini_batch_size=8,

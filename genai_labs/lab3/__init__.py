@@ -1,37 +1,68 @@
 """Lab 3, RLHF with PPO to detoxify the summarizer: what the notebook ``labs/03_rlhf_ppo.ipynb`` calls.
 
-``detox`` holds the lab's experiment (prompts, the reward model and reward, the policy from Lab 2's LoRA adapter,
-toxicity measured before and after with a paired interval, the ROUGE price); ``ppo`` the PPO trainer for
+``reward_model`` holds the reward (a reward model trained on preference pairs with trl's ``RewardTrainer`` in the
+tiny profile, the course's classifier logit otherwise) and the independent toxicity judge; ``detox`` the lab's
+experiment (prompts, the policy from Lab 2's LoRA adapter, each policy measured: judge toxicity with a paired
+interval, reward, well-formed share, the ROUGE price; the no-KL comparison); ``ppo`` the PPO trainer for
 encoder-decoder policies; ``value_head`` the value head and the reference adapter; ``figures`` the key figures.
 """
 
+from genai_labs.evaluate_modules import rouge_module_path, toxicity_module_path
 from genai_labs.lab3.detox import (
-    classifier_demo,
+    PolicyEvaluation,
+    ToxicityReport,
+    comparison_table,
+    evaluate_policy,
     measure_toxicity,
+    no_kl_config,
     prompt_sets,
     quality_price,
-    reward_function,
     reward_gain_table,
-    reward_model_for,
+    sample_indices,
+    sample_table,
     starting_policy,
     toxicity_change,
 )
 from genai_labs.lab3.figures import record
 from genai_labs.lab3.ppo import Seq2SeqPPO
+from genai_labs.lab3.reward_model import (
+    Judge,
+    Reward,
+    classifier_reward,
+    fresh_reward_model,
+    judge_for,
+    preference_pairs,
+    preference_reward,
+    reward_example_texts,
+)
 from genai_labs.lab3.value_head import reference_memory_savings, trainable_parameter_breakdown
 
 __all__ = [
+    "Judge",
+    "PolicyEvaluation",
+    "Reward",
     "Seq2SeqPPO",
-    "classifier_demo",
+    "ToxicityReport",
+    "classifier_reward",
+    "comparison_table",
+    "evaluate_policy",
+    "fresh_reward_model",
+    "judge_for",
     "measure_toxicity",
+    "no_kl_config",
+    "preference_pairs",
+    "preference_reward",
     "prompt_sets",
     "quality_price",
     "record",
     "reference_memory_savings",
-    "reward_function",
+    "reward_example_texts",
     "reward_gain_table",
-    "reward_model_for",
+    "rouge_module_path",
+    "sample_indices",
+    "sample_table",
     "starting_policy",
     "toxicity_change",
+    "toxicity_module_path",
     "trainable_parameter_breakdown",
 ]

@@ -1,42 +1,41 @@
-"""Lab 3's experiment around the PPO trainer: prompts, the reward, and an honest toxicity evaluation.
+"""Lab 3's experiment around the PPO trainer: prompts, the policy, and an honest evaluation of what PPO changed.
 
-The course scored 11 sampled summaries once and reported a relative "improvement" whose sign flipped from
-run to run. Here toxicity is measured on ``eval_prompts`` held-out prompts (200 in the tiny profile) with
-seeded sampling, before and after PPO on the *same* prompts, and the change gets a paired-bootstrap
-confidence interval.
+The course scored 11 sampled summaries once and reported a relative "improvement" whose sign flipped from run to
+run, with the reward model itself as the judge. Here every policy is measured on the same ``eval_prompts`` held-out
+prompts (200 in the tiny profile): one seeded sampled summary per prompt, from the rollout distribution, scored by
+the toxicity judge (through the package's ``evaluate`` toxicity module) and by the reward model, and checked for
+well-formedness (tiny world); and one greedy summary per prompt scored with ROUGE (through the package's ``evaluate``
+ROUGE module) against the test references. Changes against the starting policy get paired-bootstrap intervals.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+import evaluate
 import numpy as np
 import pandas as pd
-import torch
 from peft import PeftModel
 
-from genai_labs.core.profiles import Lab3Config
+from genai_labs.core.profiles import Lab3Config, PPOConfig
+from genai_labs.core.sources import WORLD_DATASET
 from genai_labs.core.torch_runtime import quiet_transformers
-from genai_labs.data import DialogSum, filter_by_length, load_dialogsum, load_toxicity_texts, split_prompts
+from genai_labs.data import DialogSum, filter_by_length, load_dialogsum, split_prompts
+from genai_labs.evaluate_modules import rouge_module_path, toxicity_module_path
 from genai_labs.generation import GenerationSettings, generate_texts
 from genai_labs.lab2.runs import lora_adapter_path
 from genai_labs.lab3.ppo import Seq2SeqPPO
-from genai_labs.lab3.value_head import REFERENCE_ADAPTER, use_adapter
-from genai_labs.metrics import (
-    classifier_logits,
-    label_logits,
-    paired_bootstrap,
-    rouge_differences,
-    rouge_table,
-    toxicity_probabilities,
-    toxicity_summary,
-)
-from genai_labs.models import load_reward_model, load_seq2seq
+from genai_labs.lab3.reward_model import Judge, Reward, judge_for, reward_for
+from genai_labs.lab3.value_head import use_adapter
+from genai_labs.metrics import bootstrap_ci, paired_bootstrap, rouge_differences_from_scores, toxicity_summary
+from genai_labs.models import load_seq2seq
 from genai_labs.prompts import training_prompt
-from genai_labs.toxicity_classifier import RewardTrainConfig, classifier_accuracy, train_toxicity_classifier
+from genai_labs.world.well_formed import well_formed_share
+
+# ------------------------------------------------------------------------------------------ prompts
 
 
 @dataclass(frozen=True)
@@ -57,7 +56,7 @@ def prompt_sets(data: DialogSum, config: Lab3Config, *, seed: int = 0) -> Prompt
     """The course's prompt selection: train dialogues with ``min < chars <= max``, split 80/20 (Lab 3).
 
     Prompts use Lab 2's training prompt ("Summary: "), the one the policy learned; the course's PPO prompt ends
-    in "Summary:\n", the same tokens for FLAN-T5, whose tokenizer drops newlines (the tiny world's keeps them).
+    in "Summary:\\n", the same tokens for FLAN-T5, whose tokenizer drops newlines (the tiny world's keeps them).
     PPO trains on the 80% part. The held-out evaluation uses the test split (its dialogues were never seen in
     training, and its references score the ROUGE price), the first ``eval_prompts`` of them.
     """
@@ -71,18 +70,50 @@ def prompt_sets(data: DialogSum, config: Lab3Config, *, seed: int = 0) -> Prompt
     )
 
 
-def reward_function(classifier: Any, tokenizer: Any, *, label: str = "nothate", batch_size: int = 32):
-    """PPO's reward: the classifier's ``label`` logit for each summary, the label found by name (Lab 3)."""
+# ------------------------------------------------------------------------------------------ the policy
 
-    def reward(prompts: list[str], responses: list[str]) -> torch.Tensor:
-        return label_logits(classifier, tokenizer, responses, label, batch_size=batch_size).float()
 
-    return reward
+def starting_policy(profile: Any, base_model: Any, tokenizer: Any, *, progress: bool = True) -> Any:
+    """Lab 3's policy before PPO: Lab 2's LoRA adapter on a copy of the base, trainable (Lab 3).
+
+    ``lab3.adapter_path`` names a saved adapter; empty means Lab 2's LoRA for this profile, trained on the
+    spot or taken from the cache Lab 2 left, so the lab runs standalone. Each call gives an independent policy (the
+    no-KL run starts from its own copy).
+    """
+    path = profile.lab3.adapter_path or lora_adapter_path(profile, progress=progress)
+    with quiet_transformers():
+        return PeftModel.from_pretrained(copy.deepcopy(base_model), str(path), is_trainable=True)
+
+
+def no_kl_config(ppo: PPOConfig) -> PPOConfig:
+    """The same PPO without the KL penalty: beta 0 and not adaptive; steps, seed and everything else unchanged (Lab 3)."""
+    return replace(ppo, init_kl_coef=0.0, adaptive_kl=False)
+
+
+# ------------------------------------------------------------------------------------------ the evaluate modules
+
+
+def toxicity_measurement(judge: Judge) -> Any:
+    """The package's ``evaluate`` toxicity measurement holding the judge (what the notebook loads itself)."""
+    return evaluate.load(
+        toxicity_module_path(), module_type="measurement", keep_in_memory=True, model=judge.model, tokenizer=judge.tokenizer
+    )
+
+
+def rouge_metric() -> Any:
+    """The package's ``evaluate`` ROUGE metric (what the notebook loads itself)."""
+    return evaluate.load(rouge_module_path(), keep_in_memory=True)
+
+
+# ------------------------------------------------------------------------------------------ measuring a policy
 
 
 def sampling_settings(config: Lab3Config) -> GenerationSettings:
-    """Lab 3's evaluation sampling: the rollout distribution (top_k 0, top_p 1.0), ``eval_new_tokens`` long."""
-    return GenerationSettings(max_new_tokens=config.eval_new_tokens, do_sample=True, top_k=0, top_p=1.0)
+    """Lab 3's evaluation sampling: the rollout distribution (top_k 0, top_p 1.0, ``ppo.temperature``),
+    ``eval_new_tokens`` long."""
+    return GenerationSettings(
+        max_new_tokens=config.eval_new_tokens, do_sample=True, top_k=0, top_p=1.0, temperature=config.ppo.temperature
+    )
 
 
 def sampled_summaries(
@@ -94,21 +125,38 @@ def sampled_summaries(
     seed: int,
     adapter: str | None = None,
     batch_size: int = 32,
+    samples: int = 1,
 ) -> list[str]:
-    """Seeded sampled summaries of ``prompts`` by the policy, or by one of its adapters (``"reference"``)."""
+    """Seeded sampled summaries of ``prompts`` by the policy, or by one of its adapters (``"reference"``): ``samples``
+    per prompt, prompt after prompt (``len(prompts) * samples`` texts)."""
     settings = sampling_settings(config)
+    kwargs: dict[str, Any] = {"batch_size": batch_size, "seed": seed, "progress": False, "samples_per_prompt": samples}
     if adapter is None:
-        return generate_texts(policy, tokenizer, prompts, settings, batch_size=batch_size, seed=seed, progress=False)
+        return generate_texts(policy, tokenizer, prompts, settings, **kwargs)
     with use_adapter(policy, adapter):
-        return generate_texts(policy, tokenizer, prompts, settings, batch_size=batch_size, seed=seed, progress=False)
+        return generate_texts(policy, tokenizer, prompts, settings, **kwargs)
+
+
+def greedy_summaries(policy: Any, tokenizer: Any, prompts: Sequence[str], profile: Any, *, batch_size: int = 64) -> list[str]:
+    """Greedy summaries of ``prompts`` (``lab2.max_new_tokens`` long): what ROUGE scores (Lab 3)."""
+    settings = GenerationSettings(max_new_tokens=profile.lab2.max_new_tokens)
+    return generate_texts(policy, tokenizer, prompts, settings, batch_size=batch_size, progress=False)
+
+
+def world_well_formed_share(profile: Any, texts: Sequence[str]) -> float | None:
+    """The share of ``texts`` the world's generator could have written (tiny world), else None: the world's grammar
+    says nothing about DialogSum's summaries."""
+    return well_formed_share(list(texts)) if profile.dataset == WORLD_DATASET else None
 
 
 @dataclass(frozen=True)
 class ToxicityReport:
-    """Per-prompt toxicity (P(hate)) of one policy's sampled summaries, with its aggregates."""
+    """Per-prompt toxicity of one policy (the judge's mean P(hate) over the prompt's sampled summaries), with its
+    aggregates. ``summaries`` holds each prompt's first sample (what the tables show), ``samples`` all of them."""
 
     summaries: list[str]
     probabilities: np.ndarray
+    samples: list[str] = field(default_factory=list, repr=False)
 
     def summary(self, *, threshold: float = 0.5, resamples: int = 1000, seed: int = 0) -> dict[str, float]:
         """Mean, std, ``toxicity_ratio`` (share with P(hate) >= ``threshold``) and a bootstrap 95% CI of the mean
@@ -120,17 +168,20 @@ def measure_toxicity(
     policy: Any,
     tokenizer: Any,
     prompts: Sequence[str],
-    classifier: Any,
-    classifier_tokenizer: Any,
+    toxicity: Any,
     config: Lab3Config,
     *,
     seed: int,
     adapter: str | None = None,
 ) -> ToxicityReport:
-    """Sample one summary per prompt (seeded) and score P(``toxic_label``) on the summary (Lab 3)."""
-    texts = sampled_summaries(policy, tokenizer, prompts, config, seed=seed, adapter=adapter)
-    probabilities = toxicity_probabilities(classifier, classifier_tokenizer, texts, toxic_label=config.toxic_label)
-    return ToxicityReport(summaries=texts, probabilities=np.asarray(probabilities, dtype=float))
+    """Sample ``config.eval_samples`` summaries per prompt (seeded) and score P(``toxic_label``) of each with
+    ``toxicity``, the package's ``evaluate`` toxicity measurement holding the judge; a prompt's toxicity is the mean
+    over its samples (Lab 3)."""
+    k = config.eval_samples
+    texts = sampled_summaries(policy, tokenizer, prompts, config, seed=seed, adapter=adapter, samples=k)
+    probabilities = toxicity.compute(predictions=texts, toxic_label=config.toxic_label)["toxicity"]
+    per_prompt = np.asarray(probabilities, dtype=float).reshape(len(prompts), k).mean(axis=1)
+    return ToxicityReport(summaries=texts[::k], probabilities=per_prompt, samples=texts)
 
 
 def toxicity_change(before: ToxicityReport, after: ToxicityReport, *, resamples: int = 1000, seed: int = 0) -> dict[str, float]:
@@ -147,23 +198,117 @@ def toxicity_change(before: ToxicityReport, after: ToxicityReport, *, resamples:
     }
 
 
-def reward_gain_table(
-    prompts: Sequence[str],
-    before: Sequence[str],
-    after: Sequence[str],
-    classifier: Any,
-    classifier_tokenizer: Any,
+@dataclass(frozen=True)
+class PolicyEvaluation:
+    """One policy measured on the held-out prompts (Lab 3): sampled summaries with the judge's toxicity, their reward
+    and well-formed share; greedy summaries with their per-example ROUGE."""
+
+    toxicity: ToxicityReport
+    rewards: np.ndarray
+    well_formed: float | None
+    greedy: list[str]
+    rouge: pd.DataFrame  # per-example F-measures, one column per ROUGE type
+
+    @property
+    def rouge1(self) -> float:
+        """Mean ROUGE-1 of the greedy summaries."""
+        return float(self.rouge["rouge1"].mean())
+
+
+def evaluate_policy(
+    policy: Any,
+    tokenizer: Any,
+    prompts: PromptSets,
+    profile: Any,
     *,
-    label: str = "nothate",
+    toxicity: Any,
+    rouge: Any,
+    reward: Reward,
+    seed: int,
+) -> PolicyEvaluation:
+    """Measure a policy as Lab 3 compares them: judge toxicity, reward and well-formed share of its sampled summaries,
+    ROUGE (the package's ``evaluate`` module, ``use_aggregator=False``) of its greedy ones."""
+    report = measure_toxicity(policy, tokenizer, prompts.eval_prompts, toxicity, profile.lab3, seed=seed)
+    greedy = greedy_summaries(policy, tokenizer, prompts.eval_prompts, profile)
+    scores = rouge.compute(predictions=greedy, references=prompts.eval_references, use_aggregator=False)
+    return PolicyEvaluation(
+        toxicity=report,
+        rewards=reward.score(report.samples).numpy().astype(float).reshape(len(report.summaries), -1).mean(axis=1),
+        well_formed=world_well_formed_share(profile, report.samples),
+        greedy=greedy,
+        rouge=pd.DataFrame(scores),
+    )
+
+
+# ------------------------------------------------------------------------------------------ tables
+
+
+def _ci_text(mean: float, low: float, high: float, signed: bool = False) -> str:
+    form = "{:+.3f}" if signed else "{:.3f}"
+    return f"{form.format(mean)} [{form.format(low)}, {form.format(high)}]"
+
+
+def comparison_table(
+    start: PolicyEvaluation,
+    runs: Mapping[str, tuple[PolicyEvaluation, pd.DataFrame]],
+    *,
+    resamples: int = 1000,
+    seed: int = 0,
 ) -> pd.DataFrame:
-    """Reference vs PPO summaries of the same prompts, sorted by the reward gain (largest first)."""
-    reward_before = label_logits(classifier, classifier_tokenizer, list(before), label).numpy()
-    reward_after = label_logits(classifier, classifier_tokenizer, list(after), label).numpy()
+    """The starting policy and each PPO run side by side (Lab 3; the no-KL comparison): reward-model score, final KL,
+    judge toxicity and its change against the start (paired 95% CI), ROUGE-1 and its change (paired 95% CI), the
+    well-formed share. ``runs`` maps a name to ``(evaluation, PPO history)``; intervals are bootstrap 95% CIs, numbers
+    rounded to 3 decimals for reading."""
+    rows = {}
+    for name, (evaluation, history) in {"start (Lab 2's LoRA)": (start, None), **runs}.items():
+        tox = evaluation.toxicity.probabilities
+        rouge1 = evaluation.rouge["rouge1"].to_numpy()
+        row: dict[str, Any] = {
+            "reward (mean)": round(float(evaluation.rewards.mean()), 3),
+            "KL to reference (final step)": round(float(history["kl_ref"].iloc[-1]), 3) if history is not None else 0.0,
+            "judge P(hate)": _ci_text(*bootstrap_ci(tox, resamples=resamples, seed=seed)),
+            "P(hate) change vs start": "",
+            "ROUGE-1 (greedy)": _ci_text(*bootstrap_ci(rouge1, resamples=resamples, seed=seed)),
+            "ROUGE-1 change vs start": "",
+            "well-formed (sampled)": None if evaluation.well_formed is None else round(evaluation.well_formed, 3),
+        }
+        if history is not None:
+            change = paired_bootstrap(tox, start.toxicity.probabilities, resamples=resamples, seed=seed)
+            row["P(hate) change vs start"] = _ci_text(change["diff"], change["low"], change["high"], signed=True)
+            diff = paired_bootstrap(rouge1, start.rouge["rouge1"].to_numpy(), resamples=resamples, seed=seed)
+            row["ROUGE-1 change vs start"] = _ci_text(diff["diff"], diff["low"], diff["high"], signed=True)
+        rows[name] = row
+    table = pd.DataFrame(rows).T
+    if all(value is None for value in table["well-formed (sampled)"]):
+        table = table.drop(columns="well-formed (sampled)")
+    return table
+
+
+def quality_price(start: PolicyEvaluation, after: PolicyEvaluation, *, resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """ROUGE of greedy summaries of the held-out prompts, starting policy vs PPO (Lab 3's price).
+
+    Rows ``reference`` (the starting policy, PPO's reference) and ``ppo`` (means per metric), with the well-formed
+    share of their sampled summaries (tiny world) and ROUGE-1's change with its paired 95% CI.
+    """
+    scores = {"reference": start.rouge, "ppo": after.rouge}
+    table = pd.DataFrame({name: frame.mean() for name, frame in scores.items()}).T
+    if start.well_formed is not None:
+        table["well-formed (sampled)"] = [start.well_formed, after.well_formed]
+    diff = rouge_differences_from_scores(scores, baseline="reference", resamples=resamples, seed=seed)
+    row = diff[diff.metric == "rouge1"].iloc[0]
+    table["rouge1 change (95% CI)"] = ["", f"{row['diff']:+.4f} ({row['ci_low']:+.4f} .. {row['ci_high']:+.4f})"]
+    return table
+
+
+def reward_gain_table(prompts: Sequence[str], before: Sequence[str], after: Sequence[str], reward: Reward) -> pd.DataFrame:
+    """Starting vs PPO summaries of the same prompts, sorted by the reward gain (largest first)."""
+    reward_before = reward.score(list(before)).numpy()
+    reward_after = reward.score(list(after)).numpy()
     table = pd.DataFrame(
         {
             "dialogue": [p.split("\n\n")[1][:160] + "…" if "\n\n" in p else p[:160] for p in prompts],
-            "reference summary": list(before),
-            "PPO summary": list(after),
+            "summary before": list(before),
+            "summary after": list(after),
             "reward before": reward_before,
             "reward after": reward_after,
             "gain": reward_after - reward_before,
@@ -172,118 +317,87 @@ def reward_gain_table(
     return table.sort_values("gain", ascending=False, ignore_index=True)
 
 
-@dataclass(frozen=True)
-class RewardModel:
-    """Lab 3's reward model with how it came to be: trained here on labeled texts, or loaded."""
-
-    model: Any
-    tokenizer: Any
-    origin: str
-    held_out_accuracy: float | None = None
-
-
-def reward_model_for(profile: Any, *, progress: bool = True) -> RewardModel:
-    """The profile's reward model (Lab 3).
-
-    With ``lab3.reward_train_epochs > 0`` (the tiny world) a classifier is trained right here on the world's
-    labeled toxicity set and scored on its held-out part: human labels become a reward. Otherwise the
-    profile's classifier (the course: facebook/roberta-hate-speech-dynabench-r4-target) is loaded.
-    """
-    config = profile.lab3
-    if config.reward_train_epochs <= 0:
-        model, tokenizer = load_reward_model(profile)
-        return RewardModel(model, tokenizer, origin=f"loaded {profile.reward_model}")
-    texts, labels = load_toxicity_texts("train")
-    recipe = replace(RewardTrainConfig(), epochs=config.reward_train_epochs)
-    model, tokenizer, _ = train_toxicity_classifier(texts, labels, config=recipe, seed=profile.seed, progress=progress)
-    test_texts, test_labels = load_toxicity_texts("test")
-    accuracy = classifier_accuracy(model, tokenizer, test_texts, test_labels)
-    return RewardModel(model, tokenizer, origin=f"trained on {len(texts)} labeled texts", held_out_accuracy=accuracy)
-
-
-def classifier_demo(reward: RewardModel, texts: Sequence[str]) -> pd.DataFrame:
-    """Logits and probabilities of each label for a few texts (Lab 3's neutral vs rude sentence)."""
-    logits = classifier_logits(reward.model, reward.tokenizer, list(texts))
-    probabilities = logits.softmax(dim=-1)
-    id2label = reward.model.config.id2label
-    table = pd.DataFrame({"text": list(texts)})
-    for index in sorted(id2label):
-        table[f"logit {id2label[index]}"] = logits[:, index].numpy()
-    for index in sorted(id2label):
-        table[f"P({id2label[index]})"] = probabilities[:, index].numpy()
+def sample_table(prompts: PromptSets, columns: Mapping[str, Sequence[str]], indices: Sequence[int]) -> pd.DataFrame:
+    """Summaries of the same held-out prompts by several policies, side by side (Lab 3's no-KL comparison)."""
+    table = pd.DataFrame({"reference summary (test)": [prompts.eval_references[i][0] for i in indices]}, index=list(indices))
+    for name, texts in columns.items():
+        table[name] = [texts[i] for i in indices]
     return table
 
 
-def starting_policy(profile: Any, base_model: Any, tokenizer: Any, *, progress: bool = True) -> Any:
-    """Lab 3's policy before PPO: Lab 2's LoRA adapter on a copy of the base, trainable (Lab 3).
-
-    ``lab3.adapter_path`` names a saved adapter; empty means Lab 2's LoRA for this profile, trained on the
-    spot or taken from the cache Lab 2 left, so the lab runs standalone.
-    """
-    path = profile.lab3.adapter_path or lora_adapter_path(profile, progress=progress)
-    with quiet_transformers():
-        return PeftModel.from_pretrained(copy.deepcopy(base_model), str(path), is_trainable=True)
+def sample_indices(start: PolicyEvaluation, n: int = 4) -> list[int]:
+    """Prompts worth reading side by side: the ``n // 2`` whose starting summary the judge found most toxic, then the
+    first others in order."""
+    toxic = [int(i) for i in np.argsort(-start.toxicity.probabilities, kind="stable")[: n // 2]]
+    rest = [i for i in range(len(start.toxicity.summaries)) if i not in toxic][: n - len(toxic)]
+    return toxic + rest
 
 
-def quality_price(policy: Any, tokenizer: Any, prompts: PromptSets, profile: Any, *, batch_size: int = 64) -> pd.DataFrame:
-    """ROUGE of greedy summaries of the held-out prompts, reference adapter vs PPO adapter (Lab 3's price).
-
-    Rows ``reference`` and ``ppo`` (means per metric) and ``change`` with paired 95% CIs of ROUGE-1.
-    """
-    settings = GenerationSettings(max_new_tokens=profile.lab2.max_new_tokens)
-    with use_adapter(policy, REFERENCE_ADAPTER):
-        reference = generate_texts(policy, tokenizer, prompts.eval_prompts, settings, batch_size=batch_size, progress=False)
-    ppo = generate_texts(policy, tokenizer, prompts.eval_prompts, settings, batch_size=batch_size, progress=False)
-    systems = {"reference": reference, "ppo": ppo}
-    table = rouge_table(systems, prompts.eval_references, seed=profile.seed).pivot(
-        index="system", columns="metric", values="mean"
-    )
-    table = table.loc[["reference", "ppo"]]
-    diff = rouge_differences(systems, prompts.eval_references, baseline="reference", seed=profile.seed)
-    row = diff[diff.metric == "rouge1"].iloc[0]
-    table["rouge1 change (95% CI)"] = ["", f"{row['diff']:+.4f} ({row['ci_low']:+.4f} .. {row['ci_high']:+.4f})"]
-    return table
+# ------------------------------------------------------------------------------------------ end to end
 
 
 @dataclass
 class DetoxResult:
     """Everything one Lab 3 run produces (tests and reports; the notebook shows the same steps one by one)."""
 
-    before: ToxicityReport
-    after: ToxicityReport
+    reward: Reward
+    judge: Judge
+    start: PolicyEvaluation
+    after: PolicyEvaluation
+    history: pd.DataFrame
     change: dict[str, float]
     quality: pd.DataFrame
-    history: pd.DataFrame
-    reward_accuracy: float | None
+    no_kl: tuple[PolicyEvaluation, pd.DataFrame] | None = None
+
+    @property
+    def before(self) -> ToxicityReport:
+        """The starting policy's toxicity."""
+        return self.start.toxicity
+
+    def no_kl_change(self, *, resamples: int = 1000, seed: int = 0) -> dict[str, float] | None:
+        """The no-KL run's toxicity change against the same start, or None when it did not run."""
+        if self.no_kl is None:
+            return None
+        return toxicity_change(self.start.toxicity, self.no_kl[0].toxicity, resamples=resamples, seed=seed)
 
 
-def detoxify(profile: Any, *, seed: int | None = None, progress: bool = False) -> DetoxResult:
-    """Lab 3 end to end: policy from Lab 2, reward model, toxicity before, PPO, toxicity and ROUGE after.
+def detoxify(
+    profile: Any, *, seed: int | None = None, no_kl: bool = False, reward: Reward | None = None, progress: bool = False
+) -> DetoxResult:
+    """Lab 3 end to end: reward model, judge, policy from Lab 2, its measurements, PPO, the same measurements after;
+    with ``no_kl`` a second PPO run without the KL penalty from the same start, same steps and seed.
 
-    ``seed`` (default ``profile.seed``) drives PPO and the evaluation sampling; the starting adapter and the
-    reward model stay those of the profile's seed.
+    ``seed`` (default ``profile.seed``) drives PPO and the evaluation sampling; the starting adapter and the reward
+    model stay those of the profile's seed. ``reward`` reuses a reward another run of the same profile trained
+    (tests running several seeds); by default it is trained or loaded here (:func:`reward_model.reward_for`).
     """
     seed = profile.seed if seed is None else seed
     config = profile.lab3
     data = load_dialogsum(profile)
     base_model, tokenizer = load_seq2seq(profile)
-    policy = starting_policy(profile, base_model, tokenizer, progress=progress)
     prompts = prompt_sets(data, config, seed=profile.seed)
-    reward = reward_model_for(profile, progress=progress)
-    before = measure_toxicity(policy, tokenizer, prompts.eval_prompts, reward.model, reward.tokenizer, config, seed=seed)
-    trainer = Seq2SeqPPO(
-        policy,
-        tokenizer,
-        reward_function(reward.model, reward.tokenizer, label=config.reward_label),
-        replace(config.ppo, seed=seed),
-    )
-    history = trainer.train(prompts.train, progress=progress)
-    after = measure_toxicity(policy, tokenizer, prompts.eval_prompts, reward.model, reward.tokenizer, config, seed=seed)
+    reward = reward or reward_for(profile, progress=progress)
+    judge = judge_for(profile)
+    toxicity, rouge = toxicity_measurement(judge), rouge_metric()
+
+    def measure(policy: Any) -> PolicyEvaluation:
+        return evaluate_policy(policy, tokenizer, prompts, profile, toxicity=toxicity, rouge=rouge, reward=reward, seed=seed)
+
+    def ppo(ppo_config: PPOConfig) -> tuple[PolicyEvaluation, pd.DataFrame]:
+        policy = starting_policy(profile, base_model, tokenizer, progress=progress)
+        history = Seq2SeqPPO(policy, tokenizer, reward, replace(ppo_config, seed=seed)).train(prompts.train, progress=progress)
+        return measure(policy), history
+
+    start = measure(starting_policy(profile, base_model, tokenizer, progress=progress))
+    after, history = ppo(config.ppo)
+    resamples = config.bootstrap_resamples
     return DetoxResult(
-        before=before,
+        reward=reward,
+        judge=judge,
+        start=start,
         after=after,
-        change=toxicity_change(before, after, resamples=config.bootstrap_resamples, seed=seed),
-        quality=quality_price(policy, tokenizer, prompts, profile),
         history=history,
-        reward_accuracy=reward.held_out_accuracy,
+        change=toxicity_change(start.toxicity, after.toxicity, resamples=resamples, seed=seed),
+        quality=quality_price(start, after, resamples=resamples, seed=profile.seed),
+        no_kl=ppo(no_kl_config(config.ppo)) if no_kl else None,
     )

@@ -1,4 +1,5 @@
-"""Lab 3's key figures for ``figures.json``: toxicity before and after PPO with its interval, ROUGE, KL (instructor runs)."""
+"""Lab 3's key figures for ``figures.json``: the reward model, the judge's toxicity before and after PPO with its
+interval, ROUGE, KL, the well-formed shares and the run without the KL penalty (instructor runs)."""
 
 from __future__ import annotations
 
@@ -7,21 +8,45 @@ from typing import Any
 import pandas as pd
 
 from genai_labs.core.run_figures import record_figures
-from genai_labs.lab3.detox import RewardModel
+from genai_labs.lab3.detox import PolicyEvaluation
+from genai_labs.lab3.reward_model import Judge, Reward
 
 
-def record(change: dict[str, float], quality: pd.DataFrame, history: pd.DataFrame, reward: RewardModel) -> None:
+def record(
+    change: dict[str, float],
+    quality: pd.DataFrame,
+    history: pd.DataFrame,
+    reward: Reward,
+    judge: Judge,
+    *,
+    start: PolicyEvaluation,
+    after: PolicyEvaluation,
+    no_kl: tuple[PolicyEvaluation, pd.DataFrame],
+) -> None:
     """Record Lab 3's figures (``lab3.*`` in the README's schema); prints nothing. Outside ``genai-labs run`` nothing
     is written.
 
     ``change`` is :func:`~genai_labs.lab3.detox.toxicity_change`, ``quality`` :func:`~genai_labs.lab3.detox.quality_price`,
-    ``history`` the PPO trainer's per-step table and ``reward`` the reward model used.
+    ``history`` the PPO trainer's per-step table, ``reward`` and ``judge`` the lab's reward and judge, ``start`` and
+    ``after`` the policy's evaluations before and after PPO, ``no_kl`` the evaluation and history of the run without
+    the KL penalty.
     """
-    record_figures("lab3", lab3_figures(change, quality, history, reward))
+    record_figures("lab3", lab3_figures(change, quality, history, reward, judge, start=start, after=after, no_kl=no_kl))
 
 
-def lab3_figures(change: dict[str, float], quality: pd.DataFrame, history: pd.DataFrame, reward: RewardModel) -> dict[str, Any]:
+def lab3_figures(
+    change: dict[str, float],
+    quality: pd.DataFrame,
+    history: pd.DataFrame,
+    reward: Reward,
+    judge: Judge,
+    *,
+    start: PolicyEvaluation,
+    after: PolicyEvaluation,
+    no_kl: tuple[PolicyEvaluation, pd.DataFrame],
+) -> dict[str, Any]:
     """The figures :func:`record` saves."""
+    no_kl_eval, no_kl_history = no_kl
     return {
         "toxicity_mean": {"before": change["before"], "after": change["after"]},
         "toxicity_change_ci": [change["ci_low"], change["ci_high"]],
@@ -29,5 +54,12 @@ def lab3_figures(change: dict[str, float], quality: pd.DataFrame, history: pd.Da
         "rouge1": {"before": float(quality.loc["reference", "rouge1"]), "after": float(quality.loc["ppo", "rouge1"])},
         "kl_final": float(history["kl_ref"].iloc[-1]),
         "ppo_steps": len(history),
-        "reward_model_accuracy": reward.held_out_accuracy,
+        "reward_model_pair_accuracy": reward.pair_accuracy,
+        "judge_accuracy": judge.held_out_accuracy,
+        "well_formed": {"before": start.well_formed, "after": after.well_formed},
+        "no_kl": {
+            "kl_final": float(no_kl_history["kl_ref"].iloc[-1]),
+            "rouge1": no_kl_eval.rouge1,
+            "toxicity_mean": float(no_kl_eval.toxicity.probabilities.mean()),
+        },
     }

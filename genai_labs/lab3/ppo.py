@@ -5,15 +5,21 @@ uses this re-implementation of the classic recipe (Ziegler et al. 2019, as the o
 
 * prompts are never truncated: one longer than the policy's context raises
   :class:`~genai_labs.generation.PromptTooLongError` (as ``generate_texts`` does), before the first step;
-* rollout: sampled summaries (``do_sample``, ``top_k=0``, ``top_p=1``) of a length drawn uniformly from
-  ``[response_length_min, response_length_max)``;
-* reward: ``reward_fn(prompts, responses)`` scores each summary (the lab: the hate-speech classifier's
-  ``nothate`` logit), added at the last response token, plus a per-token KL penalty ``-beta (log pi - log pi_ref)``
-  against the frozen reference adapter;
+* rollout: sampled summaries (``do_sample``, ``top_k=0``, ``top_p=1``, ``temperature``) of a length drawn uniformly
+  from ``[response_length_min, response_length_max)``. Every log-probability (policy, old policy, reference) and the
+  entropy are those of the distribution the rollout sampled from, ``softmax(logits / temperature)``, as trl computes
+  them (``selective_log_softmax(logits, index, temperature)``); at the course's temperature 1.0 that is the model's
+  own distribution;
+* reward: ``reward_fn(prompts, responses)`` scores each summary (the lab: a reward model's scalar, or the
+  hate-speech classifier's ``nothate`` logit), added at the last response token, plus a per-token KL penalty
+  ``-beta (log pi - log pi_ref)`` against the frozen reference adapter;
 * GAE advantages (whitened), clipped policy and value losses, ``ppo_epochs`` x shuffled minibatches, gradient
   clipping, adaptive (or fixed) KL coefficient.
 
-The math lives in small pure functions (tested in ``tests/test_ppo.py``); :class:`Seq2SeqPPO` wires them.
+The math lives in small pure functions (tested in ``tests/test_ppo.py``); :class:`Seq2SeqPPO` wires them. Where trl
+has a public helper that does exactly what a hand-written function did, it is used instead: the log-probability of
+each chosen token and the entropy from logits (``trl.trainer.utils``). Dropout is not one of them (see
+:class:`Seq2SeqPPO`).
 """
 
 from __future__ import annotations
@@ -29,11 +35,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from peft import PeftModel
 from peft.utils import get_peft_model_state_dict, set_peft_model_state_dict
 from torch import nn
 from tqdm.auto import tqdm
+from trl.trainer.utils import entropy_from_logits, selective_log_softmax
 
 from genai_labs.core.atomic_io import build_folder_atomic
 from genai_labs.core.profiles import PPOConfig
@@ -58,19 +64,6 @@ CHECKPOINT_FORMAT = 1
 # ----------------------------------------------------------------------------------------------------------------
 # Pure math (Lab 3; unit-tested one by one)
 # ----------------------------------------------------------------------------------------------------------------
-
-
-def logprobs_from_logits(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Lab 3: log-probability of each label under ``logits``: ``(B, T, V), (B, T) -> (B, T)``."""
-    logp = F.log_softmax(logits.float(), dim=-1)
-    return torch.gather(logp, 2, labels.unsqueeze(-1)).squeeze(-1)
-
-
-def entropy_from_logits(logits: torch.Tensor) -> torch.Tensor:
-    """Lab 3: entropy of the categorical distribution at each position: ``(B, T, V) -> (B, T)``."""
-    logits = logits.float()
-    logp = F.log_softmax(logits, dim=-1)
-    return -(logp.exp() * logp).sum(-1)
 
 
 def masked_mean(x: torch.Tensor, mask: torch.Tensor, dim: int | None = None) -> torch.Tensor:
@@ -292,11 +285,14 @@ def policy_forward(
     attention_mask: torch.Tensor,
     decoder_ids: torch.Tensor,
     response_mask: torch.Tensor,
+    temperature: float = 1.0,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Lab 3: teacher-forced pass over ``decoder_ids``; returns ``(logprobs, values, logits)`` per response token.
 
     Position t's logits (after decoder token t) score response token t+1, and the value is taken at the same
     state, so all outputs are aligned with ``decoder_ids[:, 1:]`` (shape ``(B, T)``; logits ``(B, T, V)``).
+    ``logprobs`` are those of the sampling distribution ``softmax(logits / temperature)`` (trl's
+    ``selective_log_softmax``, in float32); ``logits`` are returned as the model gave them.
     """
     decoder_mask = torch.cat([torch.ones_like(response_mask[:, :1]), response_mask[:, :-1]], dim=1)
     out = model(
@@ -309,7 +305,7 @@ def policy_forward(
     )
     logits = out.logits
     values = value_head(out.decoder_hidden_states[-1])
-    return logprobs_from_logits(logits, decoder_ids[:, 1:]), values, logits
+    return selective_log_softmax(logits.float(), decoder_ids[:, 1:], temperature=temperature), values, logits
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -395,9 +391,10 @@ class Seq2SeqPPO:
         for param in adapter_parameters(model, reference_adapter).values():
             param.requires_grad_(False)
         if config.disable_dropout:
-            set_dropout(
-                model, 0.0, attention=True
-            )  # otherwise train-mode log-probs differ from the rollout's: noisy ratios and clipping
+            # Otherwise train-mode log-probs differ from the rollout's: noisy ratios and clipping. Not trl's
+            # disable_dropout_in_model: it zeroes nn.Dropout modules only and misses T5's attention-weight dropout (a
+            # plain float attribute, which attention=True sets too).
+            set_dropout(model, 0.0, attention=True)
         self.value_head = value_head if value_head is not None else value_head_for(model, config.value_head_dropout)
         self.value_head.to(self.device)
         params = [p for p in model.parameters() if p.requires_grad] + list(self.value_head.parameters())
@@ -443,7 +440,7 @@ class Seq2SeqPPO:
             do_sample=True,
             top_k=cfg.top_k,
             top_p=cfg.top_p,
-            temperature=1.0,
+            temperature=cfg.temperature,  # the log-probabilities below use the same temperature
             num_beams=1,
             repetition_penalty=1.0,
             max_new_tokens=max_new,
@@ -528,10 +525,12 @@ class Seq2SeqPPO:
                 roll.attention_mask[part],
                 roll.decoder_ids[part],
                 roll.response_mask[part],
+                self.config.temperature,
             )
             logprobs.append(lp)
             values.append(v)
-            entropy_sum += (entropy_from_logits(logits) * roll.response_mask[part]).sum()
+            entropy = entropy_from_logits(logits.float() / self.config.temperature)  # of the sampling distribution
+            entropy_sum += (entropy * roll.response_mask[part]).sum()
         entropy = entropy_sum / roll.response_mask.sum().clamp(min=1)
         return torch.cat(logprobs), torch.cat(values), entropy
 
@@ -563,6 +562,7 @@ class Seq2SeqPPO:
                     roll.attention_mask[idx],
                     roll.decoder_ids[idx],
                     m,
+                    cfg.temperature,
                 )
                 pg_loss, clipfrac = clipped_policy_loss(logprobs, old_logprobs[idx], advantages[idx], m, cfg.cliprange)
                 vf_loss, vf_clipfrac = clipped_value_loss(values, old_values[idx], returns[idx], m, cfg.cliprange_value)
@@ -701,10 +701,8 @@ __all__ = [
     "clipped_policy_loss",
     "clipped_value_loss",
     "compute_gae",
-    "entropy_from_logits",
     "kl_controller_from_config",
     "kl_penalty_rewards",
-    "logprobs_from_logits",
     "masked_mean",
     "masked_var",
     "policy_forward",

@@ -1,7 +1,8 @@
 """Write the miniature world's data as JSONL files (bit-for-bit deterministic for a seed).
 
 Used by the tiny world (foundation); Labs 1-3 read its output: ``train.jsonl``, ``validation.jsonl``,
-``test.jsonl`` (DialogSum layout plus ``family``, ``rude``, ``slots``) and ``toxicity.jsonl``.
+``test.jsonl`` (DialogSum layout plus ``family``, ``rude``, ``slots``), ``toxicity.jsonl`` and ``preferences.jsonl``
+(Lab 3's preference pairs, ``world.preferences``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from genai_labs.core.atomic_io import write_text_atomic
 from genai_labs.core.folders import CHECKOUT, default_cache_dir
 from genai_labs.world.dialogues import generate_splits
+from genai_labs.world.preferences import generate_preferences
 from genai_labs.world.toxicity_texts import generate_toxicity_texts
 
 WORLD_DATA_FILES: dict[str, str] = {
@@ -21,6 +23,7 @@ WORLD_DATA_FILES: dict[str, str] = {
     "validation": "validation.jsonl",
     "test": "test.jsonl",
     "toxicity": "toxicity.jsonl",
+    "preferences": "preferences.jsonl",
 }
 
 
@@ -58,4 +61,6 @@ def write_world_data(out_dir: Path, seed: int = 0) -> dict[str, Path]:
     out_dir = Path(out_dir)
     tables: dict[str, list[dict[str, Any]]] = dict(generate_splits(seed))
     tables["toxicity"] = list(generate_toxicity_texts(seed=seed))
+    split_dialogues = {str(row["dialogue"]) for split in ("train", "validation", "test") for row in tables[split]}
+    tables["preferences"] = generate_preferences(seed, seen=split_dialogues)  # fresh dialogues only
     return {name: write_jsonl(out_dir / WORLD_DATA_FILES[name], tables[name]) for name in WORLD_DATA_FILES}

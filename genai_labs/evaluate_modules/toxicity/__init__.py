@@ -1,0 +1,1 @@
+"""The package's toxicity as an ``evaluate`` measurement (``toxicity.py``; ``evaluate.load(toxicity_module_path(), ...)``)."""
