@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+
 from genai_labs.core.run_figures import record_figures
 from genai_labs.lab2.study import Lab2Results
 
@@ -20,7 +22,8 @@ def record(results: Lab2Results) -> None:
 def lab2_figures(results: Lab2Results) -> dict[str, Any]:
     """The figures :func:`record` saves."""
     rouge1 = results.rouge[results.rouge.metric == "rouge1"].set_index("system")
-    paired = results.full_vs_in_context[results.full_vs_in_context.metric == "rouge1"]
+    in_context = results.full_vs_in_context
+    paired = in_context[in_context.metric == "rouge1"] if len(in_context) else pd.DataFrame(columns=["baseline"])
     figures = {
         "rouge1": {name: float(rouge1.loc[name, "mean"]) for name in (*MODELS, *paired["baseline"])},
         "rouge1_ci": {name: [float(rouge1.loc[name, "ci_low"]), float(rouge1.loc[name, "ci_high"])] for name in rouge1.index},

@@ -22,6 +22,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from genai_labs.core.profiles import load_profile
 from genai_labs.core.sources import WORLD_DATASET
+from genai_labs.data import load_dialogsum
 from genai_labs.generation import GenerationSettings, generate_texts, model_device
 from genai_labs.lab2.finetune import planned_steps, training_flops
 from genai_labs.lab2.forgetting import forgetting_table, lora_skill_accuracy
@@ -262,11 +263,11 @@ def _mean_tokens(tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str]) -> 
     return sum(count_tokens(tokenizer, p) for p in prompts) / max(1, len(prompts))
 
 
-def in_context_shots(profile: Any, data: Lab2Data) -> tuple[tuple[str, str], ...]:
-    """Lab 1's one-shot example(s) (``lab1.one_shot_indices`` of the training dialogues): what the original model gets
-    in its prompt instead of training, in Lab 2's comparison of fine-tuning with in-context learning."""
-    rows = [data.train[i % len(data.train)] for i in profile.lab1.one_shot_indices]
-    return tuple((row["dialogue"], row["summary"]) for row in rows)
+def in_context_shots(profile: Any) -> tuple[tuple[str, str], ...]:
+    """Lab 1's one-shot example(s) (``lab1.one_shot_indices`` of the whole training split, as Lab 1 scores them): what
+    the original model gets in its prompt instead of training, in Lab 2's comparison with in-context learning."""
+    train = load_dialogsum(profile).train
+    return tuple((train[i]["dialogue"], train[i]["summary"]) for i in profile.lab1.one_shot_indices)
 
 
 def run_lab2(
@@ -288,7 +289,7 @@ def run_lab2(
     )
     scores = Scoreboard(profile, data, tokenizer, progress=progress)
     scores.add("original", base)
-    scores.add_in_context("one_shot", base, in_context_shots(profile, data))
+    scores.add_in_context("one_shot", base, in_context_shots(profile))
     common: dict[str, Any] = {"cache_dir": cache_dir, "base_weights": weights_hash(base), "progress": progress, "force": force}
     runs = {
         "full": train_run("full", profile, base, tokenizer, tokenized, **common),
