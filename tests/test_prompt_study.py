@@ -23,10 +23,10 @@ from genai_labs.lab1.prompt_study import (
     style_comparisons,
     style_predictions,
     style_rouge,
-    world_grammar_applies,
 )
 from genai_labs.models import load_seq2seq
 from genai_labs.prompts import training_prompt
+from genai_labs.world.well_formed import world_grammar_applies
 
 
 @pytest.fixture(scope="module")

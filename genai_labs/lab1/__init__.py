@@ -23,10 +23,10 @@ from genai_labs.lab1.prompt_study import (
     style_predictions,
     style_prompts,
     style_rouge,
-    world_grammar_applies,
 )
 from genai_labs.lab1.sampling import plot_next_token_distributions, sampling_distribution
 from genai_labs.prompts import STYLES
+from genai_labs.world.well_formed import world_grammar_applies  # the notebook asks it; one copy, in the world
 
 __all__ = [
     "STYLES",

@@ -16,8 +16,7 @@ import datasets
 import pandas as pd
 import torch
 
-from genai_labs.core.profiles import Lab1Config, Profile
-from genai_labs.core.sources import WORLD_DATASET
+from genai_labs.core.profiles import Lab1Config
 from genai_labs.generation import GenerationSettings, generate_texts, model_device
 from genai_labs.metrics import distinct_n, paired_bootstrap, rouge_differences, rouge_scores, rouge_table
 from genai_labs.prompts import STYLES, PromptBuild, build_prompt  # STYLES: one definition, in prompts
@@ -127,11 +126,6 @@ def style_rouge(
     table = rouge_table(predictions, references, resamples=resamples, seed=seed)
     differences = rouge_differences(predictions, references, baseline=baseline, resamples=resamples, seed=seed)
     return table, differences
-
-
-def world_grammar_applies(profile: Profile) -> bool:
-    """True when the profile's dialogues are the tiny world's, whose summaries have an exact grammar (all labs)."""
-    return profile.dataset == WORLD_DATASET
 
 
 def style_comparisons(

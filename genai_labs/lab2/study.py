@@ -21,7 +21,6 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from genai_labs.core.profiles import load_profile
-from genai_labs.core.sources import WORLD_DATASET
 from genai_labs.data import load_dialogsum
 from genai_labs.generation import GenerationSettings, generate_texts, model_device
 from genai_labs.lab2.finetune import planned_steps, training_flops
@@ -38,7 +37,7 @@ from genai_labs.metrics import (
 )
 from genai_labs.models import load_seq2seq
 from genai_labs.prompts import build_prompt, count_tokens, training_prompt
-from genai_labs.world.well_formed import well_formed_share
+from genai_labs.world.well_formed import well_formed_share, world_grammar_applies
 
 # The course's published Lab 2 table: flan-t5-base original / fully fine-tuned ("instruct") / PEFT on the hub's
 # 1,500-row DialogSum test split, one row per human summary (single reference), from its precomputed CSV.
@@ -238,7 +237,7 @@ class Scoreboard:
             for name in self.in_context
             if "full" in predictions
         ]
-        grammar = self.profile.dataset == WORLD_DATASET
+        grammar = world_grammar_applies(self.profile)
         candidates = list(dict.fromkeys(list(self.data.train["summary"]) + [ref for group in references for ref in group]))
         return Lab2Results(
             profile=self.profile, tokenizer=self.tokenizer, base_model=base_model, data=self.data, runs=dict(runs),

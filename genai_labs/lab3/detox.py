@@ -21,7 +21,6 @@ import pandas as pd
 from peft import PeftModel
 
 from genai_labs.core.profiles import Lab3Config, PPOConfig
-from genai_labs.core.sources import WORLD_DATASET
 from genai_labs.core.torch_runtime import quiet_transformers
 from genai_labs.data import DialogSum, filter_by_length, load_dialogsum, split_prompts
 from genai_labs.evaluate_modules import rouge_module_path, toxicity_module_path
@@ -33,7 +32,7 @@ from genai_labs.lab3.value_head import use_adapter
 from genai_labs.metrics import bootstrap_ci, paired_bootstrap, rouge_differences_from_scores, toxicity_summary
 from genai_labs.models import load_seq2seq
 from genai_labs.prompts import training_prompt
-from genai_labs.world.well_formed import well_formed_share
+from genai_labs.world.well_formed import well_formed_share, world_grammar_applies
 
 # ------------------------------------------------------------------------------------------ prompts
 
@@ -146,7 +145,7 @@ def greedy_summaries(policy: Any, tokenizer: Any, prompts: Sequence[str], profil
 def world_well_formed_share(profile: Any, texts: Sequence[str]) -> float | None:
     """The share of ``texts`` the world's generator could have written (tiny world), else None: the world's grammar
     says nothing about DialogSum's summaries."""
-    return well_formed_share(list(texts)) if profile.dataset == WORLD_DATASET else None
+    return well_formed_share(list(texts)) if world_grammar_applies(profile) else None
 
 
 @dataclass(frozen=True)

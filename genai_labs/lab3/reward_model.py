@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import datasets
-import numpy as np
 import pandas as pd
 import torch
 from transformers import PreTrainedTokenizerBase, RobertaForSequenceClassification
@@ -322,8 +321,3 @@ def reward_example_texts(pairs: PreferencePairs, n: int = 2) -> list[str]:
         rows = [row for row in pairs.test if row["kind"] == kind][:n]
         texts += [text for row in rows for text in (row["chosen"], row["rejected"])]
     return list(dict.fromkeys(texts))
-
-
-def mean_reward(reward: Reward, texts: Sequence[str]) -> float:
-    """The mean reward of ``texts`` (Lab 3's comparison table)."""
-    return float(np.mean(reward.score(texts).numpy())) if texts else float("nan")

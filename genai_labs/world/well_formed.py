@@ -16,7 +16,9 @@ import functools
 import re
 import string
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
+from genai_labs.core.sources import WORLD_DATASET
 from genai_labs.world.dialogues import (
     FAMILIES,
     INSULT_ADJECTIVES,
@@ -100,3 +102,8 @@ def well_formed_share(texts: Sequence[str]) -> float:
     if isinstance(texts, str):
         raise TypeError("texts must be a list of summaries, not one string; wrap it: [text].")
     return sum(is_well_formed(text) for text in texts) / len(texts) if texts else 0.0
+
+
+def world_grammar_applies(profile: Any) -> bool:
+    """True when the profile's dialogues are the tiny world's, whose summaries have this exact grammar (all labs)."""
+    return profile.dataset == WORLD_DATASET
