@@ -51,6 +51,23 @@ def parameter_groups(model: torch.nn.Module, settings: LoopSettings) -> list[dic
     ]
 
 
+def optimizer_step(
+    model: torch.nn.Module,
+    loss: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    max_grad_norm: float,
+) -> float:
+    """One update: backward, clip the gradient norm, step the optimizer and the schedule, clear the gradients.
+    Returns the loss (this loop and the world's resumable pre-training, ``world.pretraining``)."""
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss.item()
+
+
 def train_steps(
     model: torch.nn.Module,
     step_loss: Callable[[int], torch.Tensor],
@@ -71,13 +88,7 @@ def train_steps(
     model.train()
     try:
         for step in range(settings.steps):
-            loss = step_loss(step)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            losses.append(loss.item())
+            losses.append(optimizer_step(model, step_loss(step), optimizer, scheduler, settings.max_grad_norm))
             bar.update(1)
             if len(losses) % 10 == 0:
                 bar.set_postfix(loss=f"{sum(losses[-10:]) / 10:.3f}")

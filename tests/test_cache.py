@@ -148,3 +148,17 @@ def test_cli(cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.Captur
     assert captured.out.strip().endswith("freed 0 B")  # nothing claimed that was not removed
     monkeypatch.setenv("GENAI_LABS_CACHE", str(cache / "missing"))
     assert main(["cache"]) == 0 and "nothing cached" in capsys.readouterr().out
+
+
+def test_world_build_checkpoints_are_listed_and_only_other_versions_pruned(tmp_path: Path) -> None:
+    from genai_labs.world.assets import BUILD_VERSION, RESUME_ROOT
+
+    root = tmp_path / "cache"
+    current = f"{BUILD_VERSION}-seed0-0123456789abcdef"
+    _file(root / RESUME_ROOT / current / "pretraining-checkpoint.pt", 900)
+    _file(root / RESUME_ROOT / "v1-seed0-fedcba9876543210" / "pretraining-checkpoint.pt", 800)
+    entries = _by_name(cache_entries(root))
+    assert entries[current].kind == "world resume" and entries[current].prune == ""
+    assert entries["v1-seed0-fedcba9876543210"].prune == "remove"
+    prune_cache(root)
+    assert (root / RESUME_ROOT / current).is_dir() and not (root / RESUME_ROOT / "v1-seed0-fedcba9876543210").exists()

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 import torch
 from test_atomic_io import not_published, private_umask
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, T5ForConditionalGeneration
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, GenerationConfig, T5ForConditionalGeneration
 
 from genai_labs.core.folders import WORLD_MODELS_DIR
 from genai_labs.core.profiles import load_profile
 from genai_labs.core.sources import WORLD_MODEL, SourceUnavailableError
 from genai_labs.core.torch_runtime import quiet_transformers
-from genai_labs.generation import GenerationSettings, generate_texts
+from genai_labs.generation import generate_texts
 from genai_labs.metrics import toxicity_probabilities
 from genai_labs.models import world_model_folder
 from genai_labs.prompts import build_prompt, instruction_prompt, ppo_prompt, training_prompt
@@ -35,6 +35,7 @@ from genai_labs.world.assets import (
     build_world_models,
     current_recipe,
     judge_recipe,
+    recipe_code_hash,
     recorded_recipe,
 )
 from genai_labs.world.data_files import read_jsonl, world_data_dir
@@ -185,7 +186,7 @@ def test_t5_answer_takes_the_form_of_its_one_shot_example(t5, validation) -> Non
     forms: dict[str, list[str | None]] = {}
     for style, summary in shots.items():
         prompts = [build_prompt("one_shot", d, shots=[(shot_row["dialogue"], summary)], tokenizer=tok).text for d in targets]
-        answers = generate_texts(model, tok, prompts, GenerationSettings(max_new_tokens=48), batch_size=40, progress=False)
+        answers = generate_texts(model, tok, prompts, GenerationConfig(max_new_tokens=48), batch_size=40, progress=False)
         forms[style] = [summary_style(a) for a in answers]
     share = {shot: {form: forms[shot].count(form) / len(targets) for form in shots} for shot in shots}
     # Asked zero-shot the model writes gists; a DialogSum-style (observer) example makes most answers observer
@@ -241,6 +242,11 @@ def test_committed_models_match_the_code_s_recipe_and_fit_the_budget(world: Worl
     """The artifact the labs load was built by today's recipe (else: rebuild it with `genai-labs world --models`)."""
     assert recorded_recipe(world) == current_recipe(), "the committed data/world-models/ was built by another recipe"
     info = world.build_info()
+    assert info["code_hash"] == recipe_code_hash(), (
+        "the code that defines the world or its recipe (dialogue templates, pre-training tasks, tokenizer, prompts) "
+        "changed since data/world-models/ was built: rebuild it with `genai-labs world --models`"
+    )
+    assert info["zero_shot_fact_precision"] >= 0.80 and info["fact_precision_curve"][-1][0] == info["steps"]
     assert info["classifier_accuracy"] >= 0.95 and info["num_threads"] == WorldBuildConfig().pretrain.num_threads
     assert {"processor", "cpu_cores", "torch"} <= set(info["machine"]) and info["seconds"]["total"] > 0
     files = [p for p in world.root.rglob("*") if p.is_file()]
@@ -286,12 +292,12 @@ def test_failed_build_leaves_the_old_models_whole(tmp_path: Path, monkeypatch: p
 
     monkeypatch.setattr(assets_module, "train_toxicity_classifier", broken)
     with pytest.raises(RuntimeError, match="exploded"):
-        build_world_models(tmp_path / "world", progress=False, config=SHORT_BUILD)
+        build_world_models(tmp_path / "world", progress=False, config=SHORT_BUILD, resume=False)
     assert list(tmp_path.iterdir()) == []
     (tmp_path / "world").mkdir()
     (tmp_path / "world" / "old").write_text("the previous build")
     with pytest.raises(RuntimeError, match="exploded"):
-        build_world_models(tmp_path / "world", progress=False, config=SHORT_BUILD)
+        build_world_models(tmp_path / "world", progress=False, config=SHORT_BUILD, resume=False)
     assert [p.name for p in tmp_path.iterdir()] == ["world"] and (tmp_path / "world" / "old").is_file()
 
 
@@ -305,6 +311,22 @@ def test_build_is_published_readable_with_build_info_last(tmp_path: Path, monkey
 
     monkeypatch.setattr(assets_module, "_train_and_save", fake_train)
     with private_umask():
-        built = build_world_models(tmp_path / "world", progress=False)
+        built = build_world_models(tmp_path / "world", progress=False, resume=False)
     assert not_published(built.root) == [] and built.build_info() == {"seed": 0, "steps": 4300}
     assert [p.name for p in tmp_path.iterdir()] == ["world"]
+
+
+def test_the_code_hash_follows_the_world_s_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Editing a dialogue template or a prompt changes the recorded hash (and so fails the committed-models test)."""
+    from genai_labs import prompts
+
+    before = recipe_code_hash()
+    assert before == recipe_code_hash() and len(before) == 64
+    original = assets_module.inspect.getsource
+
+    def edited(obj):
+        source = original(obj)
+        return source + "\n# edited" if obj is prompts.flan_prompt else source
+
+    monkeypatch.setattr(assets_module.inspect, "getsource", edited)
+    assert recipe_code_hash() != before

@@ -6,6 +6,7 @@ import random
 from dataclasses import replace
 
 import pytest
+import torch
 from transformers import AutoTokenizer
 
 from genai_labs.core.folders import WORLD_MODELS_DIR
@@ -18,6 +19,9 @@ from genai_labs.world.pretraining import (
     TASKS,
     PretrainConfig,
     PretrainingStream,
+    TinyT5Architecture,
+    build_tiny_t5,
+    pretrain_t5,
     pretraining_corpus,
     text_example,
 )
@@ -124,13 +128,62 @@ def test_zero_shot_tasks_answer_with_their_default_style(corpus) -> None:
 def test_stream_batches_fit_the_context_and_repeat_for_a_seed(corpus, tokenizer) -> None:
     config = PretrainConfig(batch_size=8, length_group=2, max_source_length=300)
     phase = replace(MAIN_PHASE, shot_count_weights=(0.0, 0.0, 1.0))  # three shots: most do not fit 300 tokens
-    first = PretrainingStream(corpus, tokenizer, config, seed=0).batches(phase)
-    again = PretrainingStream(corpus, tokenizer, config, seed=0).batches(phase)
-    for _ in range(4):
-        a, b = next(first), next(again)
+    config = replace(config, phases=(phase,))
+    first = PretrainingStream(corpus, tokenizer, config, seed=0)
+    again = PretrainingStream(corpus, tokenizer, config, seed=0)
+    for step in range(4):
+        a, b = first.batch(0, step), again.batch(0, step)
         assert a["input_ids"].shape[0] == 8 and a["input_ids"].shape[1] <= 300
         assert all(a[k].equal(b[k]) for k in a)
         assert ((a["labels"] == -100) | (a["labels"] >= 0)).all()
+    # a batch depends only on (seed, phase, step): drawn out of order, it is the same batch (what resuming needs)
+    late = PretrainingStream(corpus, tokenizer, config, seed=0).batch(0, 3)
+    assert all(late[k].equal(first.batch(0, 3)[k]) for k in late)
+    assert not first.batch(0, 0)["input_ids"].equal(PretrainingStream(corpus, tokenizer, config, seed=1).batch(0, 0)["input_ids"])
     assert set(TASKS) == {task for task, _ in MAIN_PHASE.task_weights}
     assert ONE_SHOT_PHASE.shot_count_weights[0] > MAIN_PHASE.shot_count_weights[0]
     assert PretrainConfig().steps == MAIN_PHASE.steps + ONE_SHOT_PHASE.steps
+
+
+def test_an_interrupted_pretraining_resumes_to_the_same_weights(corpus, tokenizer, tmp_path) -> None:
+    """A build killed mid-way goes on from its last checkpoint and ends with the weights of an uninterrupted run."""
+    arch = TinyT5Architecture(d_model=32, d_kv=8, d_ff=64, num_heads=4, num_layers=1, num_decoder_layers=1)
+    phases = (replace(MAIN_PHASE, steps=4, warmup_steps=1), replace(ONE_SHOT_PHASE, steps=3, warmup_steps=1))
+    config = PretrainConfig(phases=phases, batch_size=4, length_group=2, checkpoint_every=2)
+
+    whole = build_tiny_t5(tokenizer, arch, seed=0)
+    history = pretrain_t5(whole, tokenizer, corpus, config, progress=False)
+
+    class Interrupted(Exception):
+        pass
+
+    def stop_at_step_5(model) -> float:
+        calls.append(1)
+        if len(calls) == 5:
+            raise Interrupted
+        return 0.0
+
+    calls: list[int] = []
+    first_try = build_tiny_t5(tokenizer, arch, seed=0)
+    with pytest.raises(Interrupted):
+        pretrain_t5(
+            first_try,
+            tokenizer,
+            corpus,
+            config,
+            progress=False,
+            checkpoint_dir=tmp_path,
+            recipe="r",
+            probe=stop_at_step_5,
+            probe_every=1,
+        )
+    resumed = build_tiny_t5(tokenizer, arch, seed=0)
+    again = pretrain_t5(resumed, tokenizer, corpus, config, progress=False, checkpoint_dir=tmp_path, recipe="r")
+    assert again.losses == history.losses and len(again.losses) == 7
+    assert all(torch.equal(a, b) for a, b in zip(whole.state_dict().values(), resumed.state_dict().values()))
+    # a checkpoint of another recipe is not resumed
+    other = build_tiny_t5(tokenizer, arch, seed=0)
+    fresh = pretrain_t5(
+        other, tokenizer, corpus, replace(config, checkpoint_every=100), progress=False, checkpoint_dir=tmp_path, recipe="other"
+    )
+    assert fresh.losses == history.losses

@@ -1,7 +1,8 @@
 """What the labs keep in their cache, and pruning what is no longer used (``genai-labs cache``, instructors).
 
 The cache (``$GENAI_LABS_CACHE``, default ``~/.cache/genai_labs``) holds world data generated for other seeds
-(``world-data-seed<N>``) and Lab 2's trained runs (``lab2/<kind>-<hash>``); older genai-labs versions also built the
+(``world-data-seed<N>``), Lab 2's trained runs (``lab2/<kind>-<hash>``) and the checkpoint of an interrupted
+``genai-labs world --models`` (``world-build/<version>-seed<N>-<hash>``); older genai-labs versions also built the
 tiny world's models there on first use (``world-v1``, ``world-v2``), which this one ships in the checkout
 (``data/world-models/``). Nothing ever removes an entry by itself: every changed Lab 2 setting trains a new run (a
 full fine-tuning of flan-t5-base in the course profile is about 1 GB). :func:`cache_entries` lists them with their
@@ -26,10 +27,11 @@ from genai_labs.lab2.checkpoints import folder_stats, last_complete_checkpoint, 
 from genai_labs.lab2.finetune import RUN_KINDS
 from genai_labs.lab2.memory import format_bytes
 from genai_labs.lab2.runs import FINAL_DIR, LAB2_CACHE_DIR, RUN_INFO_FILE
-from genai_labs.world.assets import BUILD_VERSION
+from genai_labs.world.assets import BUILD_VERSION, RESUME_ROOT
 
 _WORLD_BUILD = re.compile(r"world-v(\d+)")
 _WORLD_DATA = re.compile(r"world-data-seed\d+")
+_WORLD_RESUME = re.compile(r"v(\d+)-seed\d+-[0-9a-f]{16}")
 _LAB2_RUN = re.compile(rf"({'|'.join(RUN_KINDS)})-[0-9a-f]{{16}}")
 _LAB2_LEFTOVER = re.compile(rf"\.(({'|'.join(RUN_KINDS)})-[0-9a-f]{{16}})\.old-.+")  # a removal cut short
 
@@ -68,6 +70,16 @@ def _world_build_entry(path: Path) -> CacheEntry:
         return CacheEntry(path, "world build", size, newest, "newer version (a newer genai-labs uses it)", "", 0, lock)
     state = "older version (this genai-labs ships its world models in data/world-models/)"
     return CacheEntry(path, "world build", size, newest, state, "remove", size, lock)
+
+
+def _world_resume_entry(path: Path) -> CacheEntry:
+    """The checkpoint of an interrupted ``genai-labs world --models`` (this version's resumes; an older one's goes)."""
+    size, newest = folder_stats(path)
+    match = _WORLD_RESUME.fullmatch(path.name)
+    assert match is not None
+    if int(match.group(1)) == int(BUILD_VERSION.lstrip("v")):
+        return CacheEntry(path, "world resume", size, newest, "interrupted world build (the next one resumes)", "", 0)
+    return CacheEntry(path, "world resume", size, newest, "interrupted build of another version", "remove", size)
 
 
 def _lab2_entry(run: Path, older_than_days: float | None) -> CacheEntry:
@@ -111,6 +123,10 @@ def _entries_in(root: Path, older_than_days: float | None) -> list[CacheEntry]:
             entries.append(
                 _entry_or_unreadable(path, lambda p=path: CacheEntry(p, "world data", *folder_stats(p), "generated", "", 0))
             )
+        elif path.name == RESUME_ROOT:
+            for resume in sorted(path.iterdir()):
+                if _is_folder(resume) and _WORLD_RESUME.fullmatch(resume.name):
+                    entries.append(_entry_or_unreadable(resume, lambda p=resume: _world_resume_entry(p)))
         elif path.name == LAB2_CACHE_DIR:
             try:
                 runs = sorted(path.iterdir())

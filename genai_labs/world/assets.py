@@ -12,7 +12,10 @@ and the initialisation are seeded, and the tokenizer's scores are canonicalised 
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import json
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -23,16 +26,22 @@ import torch
 import transformers
 from tqdm.auto import tqdm
 
+from genai_labs import prompts, toxicity_classifier, training_loop
 from genai_labs.core.atomic_io import build_folder_atomic, write_json_atomic
-from genai_labs.core.folders import WORLD_MODELS_DIR
+from genai_labs.core.folders import WORLD_MODELS_DIR, default_cache_dir
 from genai_labs.core.run_figures import machine_description
 from genai_labs.core.torch_runtime import quiet_transformers, torch_threads
+from genai_labs.fact_check import fact_scores
 from genai_labs.models import count_parameters
+from genai_labs.prompts import flan_prompt
 from genai_labs.toxicity_classifier import RewardTrainConfig, classifier_accuracy, train_toxicity_classifier
+from genai_labs.world import dialogues, pretraining, tokenizer, toxicity_texts
 from genai_labs.world.data_files import read_jsonl, world_data_dir
+from genai_labs.world.facts import world_facts
 from genai_labs.world.pretraining import (
     PretrainConfig,
     TinyT5Architecture,
+    answers_fact_precision,
     build_tiny_t5,
     corpus_texts,
     pretrain_t5,
@@ -43,11 +52,12 @@ from genai_labs.world.pretraining import (
 from genai_labs.world.tokenizer import TokenizerConfig, train_world_tokenizer
 from genai_labs.world.well_formed import summary_style, well_formed_share
 
-BUILD_VERSION = "v3"  # v1-v2 were pre-trained on first use into the cache; v3 is the committed tiny FLAN
+BUILD_VERSION = "v4"  # v1-v2 pre-trained on first use into the cache; v3 the committed tiny FLAN; v4 copies facts
 T5_SUBDIR = "flan-t5"
 REWARD_SUBDIR = "toxicity-roberta"
 BUILD_INFO = "build_info.json"
 REBUILD_COMMAND = "genai-labs world --models"
+RESUME_ROOT = "world-build"  # in the labs' cache: checkpoints of interrupted builds
 
 
 def judge_recipe() -> RewardTrainConfig:
@@ -80,6 +90,35 @@ class WorldBuildConfig:
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     reward: RewardTrainConfig = field(default_factory=judge_recipe)  # the hate/nothate classifier (Lab 3's judge)
     eval_rows: int = 200  # validation dialogues for the build's checks (0 = skip them)
+    probe_rows: int = 60  # validation dialogues for the fact-precision curve during pre-training
+    probe_every: int = 500  # steps between two points of that curve (0 = no curve)
+
+
+RECIPE_CODE = (dialogues, pretraining, tokenizer, toxicity_texts, toxicity_classifier, training_loop)
+RECIPE_PROMPTS = (
+    prompts.instruction_prompt,
+    prompts.training_prompt,
+    prompts.ppo_prompt,
+    prompts.flan_prompt,
+    prompts.flan_shot,
+    prompts.topic_prompt,
+)
+
+
+def recipe_code_hash() -> str:
+    """SHA-256 of the source that defines the world and its models: the dialogue templates and slot pools, the
+    pre-training tasks and loop, the tokenizer, the toxicity texts and classifier, and the prompt templates the
+    pre-training uses. The build records it; a test fails when this code changes without a rebuild."""
+    digest = hashlib.sha256()
+    for source in (*RECIPE_CODE, *RECIPE_PROMPTS):
+        digest.update(inspect.getsource(source).replace("\r\n", "\n").encode("utf-8"))
+    return digest.hexdigest()
+
+
+def resume_dir(seed: int, config: WorldBuildConfig) -> Path:
+    """Where an interrupted build of this recipe keeps its pre-training checkpoint (in the labs' cache)."""
+    key = hashlib.sha256(json.dumps(current_recipe(seed, config), sort_keys=True).encode("utf-8")).hexdigest()[:16]
+    return default_cache_dir() / RESUME_ROOT / f"{BUILD_VERSION}-seed{seed}-{key}"
 
 
 @dataclass(frozen=True)
@@ -101,7 +140,9 @@ class WorldAssets:
         return json.loads((self.root / BUILD_INFO).read_text(encoding="utf-8"))
 
 
-def _train_and_save(out: Path, *, seed: int, config: WorldBuildConfig, progress: bool) -> dict[str, Any]:
+def _train_and_save(
+    out: Path, *, seed: int, config: WorldBuildConfig, progress: bool, checkpoint_dir: Path | None
+) -> dict[str, Any]:
     """Train every world model and save it under ``out`` (which exists and is empty); returns the build info."""
     data = world_data_dir()
     train = read_jsonl(data / "train.jsonl")
@@ -118,6 +159,7 @@ def _train_and_save(out: Path, *, seed: int, config: WorldBuildConfig, progress:
         "started_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": {**machine_description(), "torch": torch.__version__, "transformers": transformers.__version__},
         "command": REBUILD_COMMAND,
+        "code_hash": recipe_code_hash(),
     }
     stages = tqdm(total=4, desc="building the tiny world", disable=not progress)
     with quiet_transformers(), torch_threads(config.pretrain.num_threads):
@@ -131,8 +173,21 @@ def _train_and_save(out: Path, *, seed: int, config: WorldBuildConfig, progress:
 
         clock = time.perf_counter()
         model = build_tiny_t5(tokenizer, config.architecture, seed=seed)
-        history = pretrain_t5(model, tokenizer, corpus, config.pretrain, seed=seed, progress=progress)
-        seconds["pretrain"] = time.perf_counter() - clock
+        probe_rows = validation[: config.probe_rows]
+        history = pretrain_t5(
+            model,
+            tokenizer,
+            corpus,
+            config.pretrain,
+            seed=seed,
+            progress=progress,
+            checkpoint_dir=checkpoint_dir,
+            recipe=json.dumps(current_recipe(seed, config), sort_keys=True) + recipe_code_hash(),
+            probe=(lambda m: answers_fact_precision(m, tokenizer, probe_rows)) if probe_rows else None,
+            probe_every=config.probe_every,
+        )
+        seconds["pretrain"] = history.seconds
+        info["fact_precision_curve"] = [[step, round(value, 4)] for step, value in history.curve]
         info["t5_parameters"] = count_parameters(model)[1]
         info["vocabulary"] = len(tokenizer)
         info["final_loss"] = sum(history.losses[-50:]) / max(1, len(history.losses[-50:]))
@@ -144,6 +199,9 @@ def _train_and_save(out: Path, *, seed: int, config: WorldBuildConfig, progress:
             info["zero_shot_rouge1"], answers = zero_shot_rouge1(model, tokenizer, validation)
             info["zero_shot_well_formed"] = well_formed_share(answers)
             info["zero_shot_gist_share"] = sum(summary_style(a) == "gist" for a in answers) / len(answers)
+            dialogues_ = [r["dialogue"] for r in validation]
+            info["zero_shot_fact_precision"] = fact_scores(answers, dialogues_, world_facts).precision
+            info["flan_fact_precision"] = answers_fact_precision(model, tokenizer, validation, flan_prompt)
         info["eval_rows"] = len(validation)
         seconds["evaluation"] = time.perf_counter() - clock
         model.save_pretrained(out / T5_SUBDIR)
@@ -169,17 +227,28 @@ def _train_and_save(out: Path, *, seed: int, config: WorldBuildConfig, progress:
 
 
 def build_world_models(
-    out_dir: Path = WORLD_MODELS_DIR, *, seed: int = 0, config: WorldBuildConfig = WorldBuildConfig(), progress: bool = True
+    out_dir: Path = WORLD_MODELS_DIR,
+    *,
+    seed: int = 0,
+    config: WorldBuildConfig = WorldBuildConfig(),
+    progress: bool = True,
+    resume: bool = True,
 ) -> WorldAssets:
     """Build the world's models into ``out_dir`` (default: the committed ``data/world-models/``), replacing what is
     there in one atomic move (:func:`~genai_labs.core.atomic_io.build_folder_atomic`); ``build_info.json`` is written
-    last. ``genai-labs world --models`` runs this with the default recipe; tests build short recipes elsewhere."""
+    last. ``genai-labs world --models`` runs this with the default recipe; tests build short recipes elsewhere. With
+    ``resume``, pre-training checkpoints go to :func:`resume_dir` every few hundred steps and a rerun after an
+    interruption goes on from the last one (same weights as an uninterrupted build); they are removed at the end."""
+
+    checkpoint_dir = resume_dir(seed, config) if resume else None
 
     def build(tmp: Path) -> None:
-        info = _train_and_save(tmp, seed=seed, config=config, progress=progress)
+        info = _train_and_save(tmp, seed=seed, config=config, progress=progress, checkpoint_dir=checkpoint_dir)
         write_json_atomic(tmp / BUILD_INFO, info)
 
     build_folder_atomic(Path(out_dir), build)
+    if checkpoint_dir is not None:
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)  # the build is whole: nothing left to resume
     return WorldAssets.at(Path(out_dir))
 
 
@@ -189,6 +258,7 @@ def recorded_recipe(assets: WorldAssets) -> dict[str, Any]:
     return {"build_version": info["build_version"], "seed": info["seed"], "config": info["config"]}
 
 
-def current_recipe(seed: int = 0) -> dict[str, Any]:
+def current_recipe(seed: int = 0, config: WorldBuildConfig | None = None) -> dict[str, Any]:
     """The recipe the code builds today, in the form :func:`recorded_recipe` reads (JSON round trip: tuples become lists)."""
-    return json.loads(json.dumps({"build_version": BUILD_VERSION, "seed": seed, "config": asdict(WorldBuildConfig())}))
+    config = WorldBuildConfig() if config is None else config
+    return json.loads(json.dumps({"build_version": BUILD_VERSION, "seed": seed, "config": asdict(config)}))

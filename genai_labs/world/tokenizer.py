@@ -13,11 +13,20 @@ Newlines: FLAN-T5's SentencePiece tokenizer silently turns "\\n" into a space. T
 so ``decode(encode(text))`` gives the text back character for character (prompts, ``#Person1#:`` turns
 and their line breaks included). The model thus sees where turns start, and the course's prompt
 variants that differ only in newlines stay distinguishable.
+
+Whole words: a unigram vocabulary of 2,000 pieces learned on the world's text still spells many of its names and
+values in pieces (``Royal`` was ``▁Ro y a l``, ``a`` after a space two pieces, ``$800`` was ``▁$80 0``), so copying
+one fact from the dialogue into a summary took the model several dependent steps. The world's whole vocabulary is
+about 1,150 words, so every word seen ``whole_word_min_count`` times (trailing punctuation stripped) is made a piece
+of its own, scored like the best learned piece: a known word is always one token, and anything else still falls
+back to the learned pieces. This is what lets the tiny model copy a name, a place or a price in one step.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -38,10 +47,11 @@ TAIL_BAND = 0.01  # the trainer's appended characters sit within 1e-4 * (number 
 class TokenizerConfig:
     """Size of the world tokenizer (the unigram vocabulary saturates near 2k pieces on the world text)."""
 
-    vocab_size: int = 2000  # learned pieces incl. the 3 special tokens, before the sentinels
+    vocab_size: int = 2000  # learned pieces incl. the 3 special tokens, before the whole words and the sentinels
     n_sentinels: int = 32  # <extra_id_0> ... <extra_id_31>, at the end of the vocabulary
     model_max_length: int = 512
     max_piece_length: int = 16
+    whole_word_min_count: int = 3  # words seen this often become pieces of their own (0: no whole-word pieces)
 
 
 def sentinel_tokens(n: int) -> list[str]:
@@ -88,6 +98,26 @@ def canonical_vocab(tok: Tokenizer, decimals: int = 6) -> list[tuple[str, float]
     return specials + sorted(pieces, key=lambda item: (-item[1], item[0]))
 
 
+TRAILING_PUNCTUATION = re.compile(r"[.,?!:;]+$")
+
+
+def whole_words(texts: Iterable[str], min_count: int) -> list[str]:
+    """Every word of ``texts`` seen at least ``min_count`` times, trailing punctuation stripped, sorted."""
+    counts = Counter(TRAILING_PUNCTUATION.sub("", word) for text in texts for word in text.split())
+    return sorted(word for word, count in counts.items() if word and count >= min_count)
+
+
+def with_whole_words(vocab: list[tuple[str, float]], words: Sequence[str]) -> list[tuple[str, float]]:
+    """``vocab`` (specials first) with every word a piece, at the word start (``▁word``) and at a line start
+    (``word``), scored like the best learned piece, so that a segmentation never splits it."""
+    best = max(score for piece, score in vocab[len(SPECIAL_TOKENS) :])
+    wanted = {piece for word in words for piece in (METASPACE + word, word)}
+    learned = [(piece, best if piece in wanted else score) for piece, score in vocab[len(SPECIAL_TOKENS) :]]
+    known = {piece for piece, _ in learned}
+    added = [(piece, best) for piece in sorted(wanted - known)]
+    return vocab[: len(SPECIAL_TOKENS)] + added + learned
+
+
 def train_world_tokenizer(texts: Sequence[str], config: TokenizerConfig = TokenizerConfig()) -> TokenizersBackend:
     """Train the T5-style unigram tokenizer on ``texts`` (deterministic) and wrap it for transformers.
 
@@ -101,8 +131,12 @@ def train_world_tokenizer(texts: Sequence[str], config: TokenizerConfig = Tokeni
         max_piece_length=config.max_piece_length,
         show_progress=False,
     )
-    tok.train_from_iterator(world_corpus(texts), trainer=trainer)
-    tok.model = Unigram(canonical_vocab(tok), unk_id=SPECIAL_TOKENS.index(UNK), byte_fallback=False)
+    corpus = world_corpus(texts)
+    tok.train_from_iterator(corpus, trainer=trainer)
+    vocab = canonical_vocab(tok)
+    if config.whole_word_min_count:
+        vocab = with_whole_words(vocab, whole_words(corpus, config.whole_word_min_count))
+    tok.model = Unigram(vocab, unk_id=SPECIAL_TOKENS.index(UNK), byte_fallback=False)
     sentinels = sentinel_tokens(config.n_sentinels)
     # T5 layout: the highest sentinel first, <extra_id_0> is the last id of the vocabulary.
     tok.add_special_tokens([AddedToken(s, special=True, normalized=False) for s in reversed(sentinels)])
