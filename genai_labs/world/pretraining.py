@@ -55,9 +55,10 @@ from genai_labs.metrics import rouge_scores, skill_accuracy
 from genai_labs.models import initial_lm_head, untie_lm_head
 from genai_labs.prompts import flan_prompt, flan_shot, instruction_prompt, ppo_prompt, topic_prompt, training_prompt
 from genai_labs.training_loop import LoopSettings, optimizer_step, parameter_groups
-from genai_labs.world.dialogues import RUDE_SHARE, STYLES, Dialogue, draw_dialogues, generate_splits, style_summary
+from genai_labs.world.dialogues import FAMILIES, RUDE_SHARE, STYLES, Dialogue, draw_dialogues, generate_splits, style_summary
 from genai_labs.world.facts import world_facts
-from genai_labs.world.tokenizer import sentinel_ids
+from genai_labs.world.tokenizer import METASPACE, sentinel_ids
+from genai_labs.world.well_formed import slot_pools
 
 Example = tuple[list[int], list[int]]  # (input ids, label ids), both ending in </s>
 
@@ -107,6 +108,7 @@ class TinyT5Architecture:
     embedding_init_std: float = 1.0  # T5 (and HF) initialise the shared embedding at std 1.0
     head_init: str = "embedding"  # the untied head starts as embedding / sqrt(d_model); "t5": T5 v1.1's own init
     copy_ready_cross_attention: bool = True  # cross-attention's value/output start as an orthogonal pair (see below)
+    kind_share: float = 0.5  # share of a value word's initial embedding that is its kind's direction (0: none)
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,7 @@ class PretrainPhase:
 
 
 MAIN_PHASE = PretrainPhase(
-    steps=5000,
+    steps=4000,
     learning_rate=2e-3,
     warmup_steps=100,
     task_weights=(
@@ -222,6 +224,8 @@ def build_tiny_t5(
         model = T5ForConditionalGeneration(tiny_t5_config(tokenizer, arch))
     untie_lm_head(model, initial_lm_head(model))  # T5 v1.1's own head, untied from the embedding
     torch.nn.init.normal_(model.shared.weight, mean=0.0, std=arch.embedding_init_std)
+    if arch.kind_share:
+        kind_aware_embeddings(model, tokenizer, arch.kind_share, seed=seed)
     if arch.head_init == "embedding":
         # Still untied (two tensors, trained apart), but starting aligned: a decoder state that carries a token's
         # embedding, fetched from the dialogue by cross-attention, already scores that token, so copying a name or a
@@ -239,6 +243,52 @@ def build_tiny_t5(
         max_new_tokens=64,
     )
     return model
+
+
+def value_kinds() -> dict[str, set[str]]:
+    """For every word of the world's slot values, the kinds of value it appears in ("name", "day", "hotel" ...), left
+    out the words the summary templates write themselves ("the", "Hotel")."""
+    template_words = {
+        word
+        for family in FAMILIES
+        for template in (*family.summaries, *family.gists, *family.headlines)
+        for word in re.sub(r"\{[^}]*\}", " ", template).split()
+    }
+    kinds: dict[str, set[str]] = {}
+    for family in FAMILIES:
+        for key, values in slot_pools(family).items():
+            kind = "name" if key.endswith("_name") else key
+            for word in (w for value in values for w in value.split()):
+                if word not in template_words and word.lower() not in STOP_WORDS:
+                    kinds.setdefault(word, set()).add(kind)
+    return kinds
+
+
+STOP_WORDS = frozenset({"a", "an", "the", "of", "for", "to", "at", "on", "in", "by", "with"})
+
+
+def kind_aware_embeddings(
+    model: T5ForConditionalGeneration, tokenizer: PreTrainedTokenizerBase, share: float, *, seed: int = 0
+) -> None:
+    """Start each value word's embedding with a direction shared by its kind of value (world build).
+
+    A pre-trained model's embeddings already put names near names and days near days; a tiny model trained from
+    scratch has to learn that kind for every rare name from its few occurrences before it can look a name up in the
+    dialogue by kind. So every word of the world's slot values (``▁Royal``, ``▁Friday``, ``▁$800``) starts as
+    ``sqrt(1 - share) * its random vector + sqrt(share) * its kind's random direction`` (the mean over its kinds):
+    values of one kind share a direction and stay distinct. Only initial values change; training moves them.
+    """
+    generator = torch.Generator().manual_seed(seed + 1)
+    kinds = value_kinds()
+    directions = {kind: torch.randn(model.config.d_model, generator=generator) for kind in sorted(set().union(*kinds.values()))}
+    vocab = tokenizer.get_vocab()
+    with torch.no_grad():
+        for word, word_kinds in sorted(kinds.items()):
+            direction = torch.stack([directions[k] for k in sorted(word_kinds)]).mean(dim=0)
+            for piece in (METASPACE + word, word):
+                if piece in vocab:
+                    row = model.shared.weight[vocab[piece]]
+                    row.copy_((1 - share) ** 0.5 * row + share**0.5 * direction)
 
 
 def copy_ready_init(model: T5ForConditionalGeneration, *, seed: int = 0) -> None:
