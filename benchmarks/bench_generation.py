@@ -11,12 +11,13 @@ from dataclasses import asdict, replace
 from typing import Any
 
 import torch
+from transformers import GenerationConfig
 
 from benchmarks.config import SuiteConfig
 from benchmarks.course_models import build_t5, dialogue_rows, prompts_that_fit, world_tokenizers
 from benchmarks.measure import Timer, result, token_stats
 from benchmarks.runner import run_script, script_arguments
-from genai_labs.generation import GenerationSettings, generate_one_by_one, generate_texts, length_sorted_batches, model_device
+from genai_labs.generation import generate_one_by_one, generate_texts, length_sorted_batches, model_device
 from genai_labs.prompts import instruction_prompt
 
 
@@ -45,7 +46,7 @@ def bench_generation(config: SuiteConfig) -> dict[str, Any]:
         tokenizer, [r["dialogue"] for r in rows], instruction_prompt, cfg.n_dialogues, config.max_prompt_tokens
     )
     model = build_t5(config.t5, tokenizer, seed=config.seed, device=config.device, dtype=config.dtype)
-    settings = GenerationSettings(max_new_tokens=cfg.max_new_tokens)
+    settings = GenerationConfig(max_new_tokens=cfg.max_new_tokens)
     generate_texts(model, tokenizer, prompts[:1], settings, progress=False)  # warm-up (kernels, allocator)
     with Timer() as one:
         slow = generate_one_by_one(model, tokenizer, prompts, settings, progress=config.progress)

@@ -31,7 +31,7 @@ from genai_labs.prompts import ppo_prompt
 def bench_ppo_step(config: SuiteConfig) -> dict[str, Any]:
     """Timed :meth:`Seq2SeqPPO.step` calls on a LoRA policy with a roberta-shaped reward model, with the breakdown."""
     cfg = config.ppo
-    ppo = replace(cfg.ppo, seed=config.seed)
+    ppo = cfg.ppo
     tokenizer, reward_tokenizer = world_tokenizers()
     rows, source = dialogue_rows()
     dialogues = filter_by_length(
@@ -45,7 +45,7 @@ def bench_ppo_step(config: SuiteConfig) -> dict[str, Any]:
     del base
     classifier = build_reward_model(config.reward, reward_tokenizer, seed=config.seed, device=config.device, dtype=config.dtype)
     reward = Reward(classifier, reward_tokenizer, origin="a roberta-shaped classifier", kind="classifier", label="nothate")
-    trainer = Seq2SeqPPO(policy, tokenizer, reward, ppo)  # the course's reward: the "nothate" logit
+    trainer = Seq2SeqPPO(policy, tokenizer, reward, ppo, seed=config.seed)  # the course's reward: the "nothate" logit
     steps = []
     for step in tqdm(range(cfg.steps), desc="PPO steps", disable=not config.progress, leave=False):
         with Timer() as t:

@@ -206,3 +206,36 @@ def fact_table(scores: Mapping[str, FactScores], *, seed: int = 0) -> pd.DataFra
             }
         )
     return pd.DataFrame(rows).set_index("system")
+
+
+def systems_fact_table(
+    predictions: Mapping[str, Sequence[str]],
+    dialogues: Sequence[str],
+    finder: FactFinder,
+    references: Sequence[Sequence[str]] | None = None,
+    *,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """:func:`fact_table` of several systems' summaries of the same dialogues (Lab 1's styles, Lab 2's models)."""
+    return fact_table(
+        {name: fact_scores(list(texts), list(dialogues), finder, references) for name, texts in predictions.items()}, seed=seed
+    )
+
+
+def grouped(scores: FactScores, size: int) -> FactScores:
+    """Counts of each run of ``size`` consecutive summaries added up (several samples of one prompt become one unit:
+    Lab 3's intervals resample prompts, not samples); ``all_right`` becomes the group's share."""
+    n = len(scores.named)
+    if size < 1 or n % size:
+        raise ValueError(f"{n} summaries do not split into groups of {size}: give every prompt the same number of samples.")
+
+    def add(values: np.ndarray) -> np.ndarray:
+        return values.reshape(n // size, size).sum(axis=1)
+
+    return FactScores(
+        named=add(scores.named),
+        supported=add(scores.supported),
+        reference_facts=add(scores.reference_facts),
+        carried=add(scores.carried),
+        all_right=scores.all_right.reshape(n // size, size).mean(axis=1),
+    )

@@ -3,8 +3,12 @@
 ``generate_texts`` is what every lab uses to summarise many dialogues: prompts are sorted by token
 length and generated in dynamically padded batches (little padding, so little wasted compute), then put
 back in input order. Generation runs under ``no_grad`` in eval mode on the model's device, and reseeds
-torch at the start of each call so a rerun prints the same samples. A prompt longer than the model's
-context is an error, never silently truncated.
+torch at the start of each call so a rerun prints the same samples. The configuration is always a
+``transformers.GenerationConfig``, checked by :func:`validate_generation_config`.
+
+Prompt lengths (``prompts.read_limit``): a relative-position model (T5) reads a prompt longer than its trained
+context whole, up to ``prompts.RELATIVE_POSITION_READ_LIMIT`` tokens, and a :class:`LongPromptWarning` says how many
+went past the trained context; a prompt over the read limit is an error, never silently truncated.
 
 ``generate_one_by_one`` is the course's original loop (one dialogue per ``generate`` call); the
 benchmark compares the two.
@@ -13,53 +17,31 @@ benchmark compares the two.
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 from tqdm.auto import tqdm  # the notebook widget in Jupyter, the text bar elsewhere
 from transformers import GenerationConfig
 
-from genai_labs.prompts import context_limit  # the one token-budget rule (Lab 1's prompt builder uses it too)
+from genai_labs.prompts import context_limit, long_prompt_note, read_limit  # the token-budget rules (Lab 1's builder too)
 
 
 class PromptTooLongError(ValueError):
     """A prompt has more tokens than the model's context; the message names the prompt and the fix."""
 
 
-@dataclass(frozen=True)
-class GenerationSettings:
-    """Typed generation knobs the labs expose (Lab 1 compares several of them).
+class LongPromptWarning(UserWarning):
+    """Some prompts are longer than the context the model was trained on and are read whole (all labs)."""
 
-    Defaults are ``generate``'s own (``top_k=50`` applies whenever a config leaves it unset, so the
-    course's ``GenerationConfig(do_sample=True, temperature=...)`` samples from the top 50 tokens);
-    ``top_k=0`` and ``top_p=1.0`` switch those filters off. Sampling fields are only passed on when
-    ``do_sample`` is true, so greedy configs carry no ignored flags (and ``generate`` prints no warnings).
-    """
 
-    max_new_tokens: int = 50
-    do_sample: bool = False
-    temperature: float = 1.0
-    top_k: int = 50
-    top_p: float = 1.0
-    num_beams: int = 1
-
-    def __post_init__(self) -> None:
-        _field_checks(asdict(self))
-
-    def to_generation_config(self, **extra: Any) -> GenerationConfig:
-        """A validated ``transformers.GenerationConfig``; ``extra`` adds any other field."""
-        fields: dict[str, Any] = {
-            "max_new_tokens": self.max_new_tokens,
-            "do_sample": self.do_sample,
-            "num_beams": self.num_beams,
-        }
-        if self.do_sample:
-            fields.update(temperature=self.temperature, top_k=self.top_k, top_p=self.top_p)
-        fields.update(extra)
-        _field_checks(fields)  # before construction: GenerationConfig's own checks are less explicit
-        return GenerationConfig(**fields)
+def warn_long_prompts(lengths: Sequence[int], tokenizer: Any, max_input_tokens: int | None) -> None:
+    """Warn (:class:`LongPromptWarning`) with the count of prompts past the tokenizer's trained context, unless the
+    caller set ``max_input_tokens`` itself (all labs)."""
+    note = None if max_input_tokens is not None else long_prompt_note(lengths, context_limit(tokenizer))
+    if note:
+        warnings.warn(note, LongPromptWarning, stacklevel=3)
 
 
 def _field_checks(values: dict[str, Any]) -> None:
@@ -87,23 +69,22 @@ def _field_checks(values: dict[str, Any]) -> None:
         raise ValueError(f"generation config: num_beams={num_beams} must be >= 1; use num_beams=1 for no beam search.")
 
 
-def validate_generation_config(cfg: GenerationConfig | GenerationSettings) -> None:
-    """Raise ``ValueError`` naming the field and the fix for settings ``generate`` would reject or misuse (all labs).
+def validate_generation_config(cfg: GenerationConfig) -> GenerationConfig:
+    """Raise ``ValueError`` naming the field and the fix for settings ``generate`` would reject or misuse, else return
+    ``cfg`` (all labs: :func:`generate_texts` checks every config it is given).
 
     Checks: temperature <= 0 with ``do_sample``, ``top_p`` outside (0, 1], negative ``top_k``,
     ``max_new_tokens`` <= 0 and ``num_beams`` < 1. Unset (``None``) fields are fine.
     """
-    if not isinstance(cfg, (GenerationConfig, GenerationSettings)):
-        raise TypeError(f"expected a transformers.GenerationConfig, got {type(cfg).__name__}.")
+    if not isinstance(cfg, GenerationConfig):
+        raise TypeError(
+            f"expected a transformers.GenerationConfig, got {type(cfg).__name__}; build one, e.g. "
+            "GenerationConfig(max_new_tokens=50) (greedy) or "
+            "GenerationConfig(max_new_tokens=50, do_sample=True, temperature=0.7)."
+        )
     _field_checks(
         {name: getattr(cfg, name, None) for name in ("do_sample", "temperature", "top_p", "top_k", "max_new_tokens", "num_beams")}
     )
-
-
-def _as_generation_config(cfg: GenerationConfig | GenerationSettings) -> GenerationConfig:
-    if isinstance(cfg, GenerationSettings):
-        return cfg.to_generation_config()
-    validate_generation_config(cfg)
     return cfg
 
 
@@ -164,7 +145,7 @@ def generate_texts(
     model: Any,
     tokenizer: Any,
     prompts: Sequence[str],
-    generation_config: GenerationConfig | GenerationSettings,
+    generation_config: GenerationConfig,
     *,
     batch_size: int = 16,
     seed: int | None = None,
@@ -180,10 +161,11 @@ def generate_texts(
     (``num_return_sequences``). ``seed`` (when given) reseeds torch once at the start so sampled outputs repeat across
     reruns with the same prompts and ``batch_size`` (batching changes which random numbers each prompt draws); the
     model's training mode is restored afterwards. Raises :class:`PromptTooLongError` for a prompt longer than
-    ``max_input_tokens`` (default: ``tokenizer.model_max_length``).
+    ``max_input_tokens`` (default: :func:`genai_labs.prompts.read_limit`, for T5 2048 tokens; prompts past the
+    trained context ``tokenizer.model_max_length`` are read whole, with a :class:`LongPromptWarning`).
     """
     prompts = _check_prompts(prompts)
-    generation_config = _as_generation_config(generation_config)
+    generation_config = validate_generation_config(generation_config)
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
     if samples_per_prompt < 1:
@@ -199,7 +181,8 @@ def generate_texts(
     if not prompts:
         return []
     lengths = [len(ids) for ids in tokenizer(prompts, verbose=False)["input_ids"]]  # no too-long warning: we raise
-    check_prompt_lengths(lengths, context_limit(tokenizer, max_input_tokens))
+    check_prompt_lengths(lengths, read_limit(model, tokenizer, max_input_tokens))
+    warn_long_prompts(lengths, tokenizer, max_input_tokens)
     device = model_device(model)
     decoder_only = not getattr(model.config, "is_encoder_decoder", False)
     old_padding_side = tokenizer.padding_side
@@ -230,7 +213,7 @@ def generate_one_by_one(
     model: Any,
     tokenizer: Any,
     prompts: Sequence[str],
-    generation_config: GenerationConfig | GenerationSettings,
+    generation_config: GenerationConfig,
     *,
     seed: int | None = None,
     progress: bool = True,
@@ -238,8 +221,8 @@ def generate_one_by_one(
 ) -> list[str]:
     """The course's loop: one ``generate`` call per prompt, no batching (benchmark comparison only)."""
     prompts = _check_prompts(prompts)
-    generation_config = _as_generation_config(generation_config)
-    limit = context_limit(tokenizer, max_input_tokens)
+    generation_config = validate_generation_config(generation_config)
+    limit = read_limit(model, tokenizer, max_input_tokens)
     device = model_device(model)
     was_training = model.training
     results = []

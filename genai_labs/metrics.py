@@ -30,8 +30,9 @@ import numpy as np
 import pandas as pd
 import torch
 from rouge_score import rouge_scorer, tokenizers
+from transformers import GenerationConfig
 
-from genai_labs.generation import GenerationSettings, generate_texts, model_device
+from genai_labs.generation import generate_texts, model_device
 from genai_labs.prompts import topic_prompt
 
 ROUGE_TYPES: tuple[str, ...] = ("rouge1", "rouge2", "rougeL", "rougeLsum")
@@ -576,7 +577,7 @@ def skill_accuracy(
         model,
         tokenizer,
         [prompt_fn(d) for d in dialogues],
-        GenerationSettings(max_new_tokens=max_new_tokens),
+        GenerationConfig(max_new_tokens=max_new_tokens),
         batch_size=batch_size,
         seed=0,
         progress=progress,

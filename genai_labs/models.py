@@ -74,25 +74,63 @@ def _resolve(source: str, revision: str | None, *, field: str, profile: Profile,
     return ResolvedSource(source, revision, False)
 
 
+class CheckpointError(ValueError):
+    """A tensor a model needs could not be read from its checkpoint; the message names the source and the cause."""
+
+
+def _checkpoint_file(resolved: ResolvedSource, filename: str) -> Path:
+    """One file of a checkpoint (local folder or hub cache); raises :class:`CheckpointError` naming source and cause."""
+    if resolved.is_local:
+        path = Path(resolved.location) / filename
+        if not path.is_file():
+            raise CheckpointError(f"{resolved.location}: the checkpoint has no file {filename!r}.")
+        return path
+    try:
+        return Path(hf_hub_download(resolved.location, filename, revision=resolved.revision))
+    except Exception as error:  # hub errors have many types; the cause is kept and named
+        raise CheckpointError(
+            f"{resolved.location} (revision {resolved.revision}): cannot get {filename!r}: {type(error).__name__}: {error}"
+        ) from error
+
+
+def _has_file(resolved: ResolvedSource, filename: str) -> bool:
+    try:
+        _checkpoint_file(resolved, filename)
+    except CheckpointError:
+        return False
+    return True
+
+
 def _checkpoint_tensor(resolved: ResolvedSource, name: str) -> torch.Tensor | None:
-    """Read one tensor by name from a safetensors checkpoint (local folder or hub cache), or None."""
+    """Read one tensor by name from a safetensors checkpoint (local folder or hub cache) (all labs: T5's ``lm_head``).
 
-    def local_file(filename: str) -> Path | None:
-        if resolved.is_local:
-            path = Path(resolved.location) / filename
-            return path if path.is_file() else None
-        try:
-            return Path(hf_hub_download(resolved.location, filename, revision=resolved.revision))
-        except Exception:
-            return None
-
-    index = local_file("model.safetensors.index.json")
-    filename = json.loads(index.read_text())["weight_map"].get(name) if index else "model.safetensors"
-    path = local_file(filename) if filename else None
-    if path is None:
+    None only when the checkpoint's ``config.json`` says its embeddings are tied (``tie_word_embeddings``, T5's
+    default) and the tensor is absent, as a tied checkpoint stores it once. Anything else that stops the read (a
+    missing file or index, a failed download, a damaged file, an untied checkpoint without the tensor) raises
+    :class:`CheckpointError` with the source and the cause: a head silently copied from the embedding is a wrong model.
+    """
+    index_name = "model.safetensors.index.json"
+    try:
+        if _has_file(resolved, index_name):
+            weight_map = json.loads(_checkpoint_file(resolved, index_name).read_text())["weight_map"]
+            filename = weight_map.get(name)
+        else:
+            filename = "model.safetensors"
+        if filename is not None:
+            with safe_open(str(_checkpoint_file(resolved, filename)), framework="pt") as handle:
+                if name in handle.keys():  # noqa: SIM118 (safe_open has no __contains__)
+                    return handle.get_tensor(name)
+        tied = json.loads(_checkpoint_file(resolved, "config.json").read_text()).get("tie_word_embeddings", True)
+    except CheckpointError:
+        raise
+    except Exception as error:  # a damaged index, config or safetensors file
+        raise CheckpointError(f"{resolved.location}: cannot read {name!r}: {type(error).__name__}: {error}") from error
+    if tied:
         return None
-    with safe_open(str(path), framework="pt") as handle:
-        return handle.get_tensor(name) if name in handle.keys() else None  # noqa: SIM118 (safe_open has no __contains__)
+    raise CheckpointError(
+        f"{resolved.location}: its config.json says tie_word_embeddings=false, but the checkpoint has no {name!r}; "
+        "the model would get a copy of the embedding as its head. Save the model again with save_pretrained."
+    )
 
 
 def untie_lm_head(model: PreTrainedModel, lm_head: torch.Tensor | None = None) -> PreTrainedModel:

@@ -9,8 +9,14 @@ The course's templates, character for character:
 
 Below the templates, Lab 1's builders: ``build_prompt`` assembles a style (with in-context shots) inside a
 token budget, dropping the earliest shots or raising when it does not fit, and ``prompt_token_table``
-compares the styles' token counts. ``context_limit`` (the budget: a tokenizer's real ``model_max_length``)
-is shared with ``generation``, which refuses prompts over it.
+compares the styles' token counts. ``context_limit`` (the budget: a tokenizer's real ``model_max_length``, the
+context the model was trained on) and ``read_limit`` (the longest prompt read whole) are shared with ``generation``.
+
+Long dialogues: FLAN-T5 was trained on 512-token inputs, but T5's relative position buckets read any length, and the
+course fed its long prompts whole. So for relative-position models a prompt past the trained context is read whole
+up to :data:`RELATIVE_POSITION_READ_LIMIT` tokens (quality past 512 is not guaranteed; ``generate_texts`` warns with
+the count); in-context shots still fit the trained context (the builder drops them first); a prompt over the read
+limit is refused, never truncated.
 """
 
 from __future__ import annotations
@@ -71,6 +77,9 @@ STYLES: tuple[str, ...] = ("no_prompt", "instruction", "flan", "one_shot", "few_
 """Lab 1's prompt styles, in the order the lab shows them (``prompt_study`` uses this tuple too)."""
 _SHOT_STYLES = ("one_shot", "few_shot")
 _UNLIMITED = 1_000_000  # tokenizers without a real limit report ~1e30 as model_max_length
+RELATIVE_POSITION_READ_LIMIT = 2048
+"""Longest prompt (tokens) a relative-position model (T5, FLAN-T5) reads whole: 4x FLAN-T5's 512-token training
+context, above DialogSum's longest prompt (about 1,300 tokens with FLAN-T5's tokenizer)."""
 
 
 class PromptBudgetError(ValueError):
@@ -120,6 +129,38 @@ def context_limit(tokenizer: Any, max_input_tokens: int | None = None, *, name: 
     return limit if isinstance(limit, int) and 0 < limit < _UNLIMITED else None
 
 
+def reads_past_context(model: Any) -> bool:
+    """True for models with relative position biases (T5, FLAN-T5; all labs): nothing in them stops at the trained
+    context, so longer prompts are read whole (with quality not guaranteed); absolute-position models cannot."""
+    return getattr(getattr(model, "config", None), "relative_attention_num_buckets", None) is not None
+
+
+def read_limit(model: Any, tokenizer: Any, max_input_tokens: int | None = None) -> int | None:
+    """The longest prompt ``model`` is given, in tokens (all labs): ``max_input_tokens`` if given; else for a
+    relative-position model (:func:`reads_past_context`) :data:`RELATIVE_POSITION_READ_LIMIT` (or the trained context
+    if larger); else the trained context (:func:`context_limit`). ``None``: no limit."""
+    if max_input_tokens is not None:
+        return context_limit(tokenizer, max_input_tokens)
+    trained = context_limit(tokenizer)
+    if trained is not None and reads_past_context(model):
+        return max(trained, RELATIVE_POSITION_READ_LIMIT)
+    return trained
+
+
+def long_prompt_note(lengths: Sequence[int], trained: int | None) -> str | None:
+    """How many prompts are longer than the ``trained`` context, or None when none is (all labs: ``generate_texts``
+    warns with it, Lab 1 shows it)."""
+    if trained is None:
+        return None
+    long = [n for n in lengths if n > trained]
+    if not long:
+        return None
+    return (
+        f"{len(long)} of {len(lengths)} prompts are longer than the {trained} tokens the model was trained on (longest "
+        f"{max(long)}); read whole (relative positions), quality past {trained} tokens is not guaranteed."
+    )
+
+
 def _budget(tokenizer: Any, max_tokens: int | None) -> int | None:
     if max_tokens is not None and tokenizer is None:
         raise ValueError("max_tokens needs a tokenizer to count tokens: pass tokenizer=...")
@@ -150,6 +191,7 @@ def build_prompt(
     tokenizer: Any = None,
     max_tokens: int | None = None,
     on_overflow: Literal["drop_shots", "error"] = "drop_shots",
+    read_whole_up_to: int | None = None,
 ) -> PromptBuild:
     """Build a Lab 1 prompt of ``style`` for ``dialogue`` within a token budget.
 
@@ -162,7 +204,9 @@ def build_prompt(
     **earliest first** until the prompt fits (the shots nearest the dialogue, which the model reads last,
     are kept, and the remaining prompt is still a suffix of the full one), recording the dropped indices;
     ``on_overflow="error"`` raises :class:`PromptBudgetError`. If the prompt does not fit even without
-    shots it always raises: the target dialogue is never truncated.
+    shots, it is the zero-shot prompt, read whole, when it fits ``read_whole_up_to`` tokens (a long dialogue for a
+    relative-position model, :func:`read_limit`; ``n_tokens`` then exceeds ``limit``), else it raises: the
+    target dialogue is never truncated.
     """
     if on_overflow not in ("drop_shots", "error"):
         raise ValueError(f"on_overflow must be 'drop_shots' or 'error', got {on_overflow!r}.")
@@ -176,11 +220,13 @@ def build_prompt(
         return PromptBuild(text, n_tokens, tuple(range(len(shots))), (), limit)
 
     zero_shot_tokens = count_tokens(tokenizer, _prompt_text(style, dialogue, []))
+    if read_whole_up_to is not None and limit < zero_shot_tokens <= read_whole_up_to:  # a long dialogue, read whole, no shots
+        return PromptBuild(_prompt_text(style, dialogue, []), zero_shot_tokens, (), tuple(range(len(shots))), limit)
     if zero_shot_tokens > limit:
         raise PromptBudgetError(
             f"the {style!r} prompt has {n_tokens} tokens and even without in-context shots the dialogue's "
             f"prompt has {zero_shot_tokens} tokens, over the limit of {limit}; the dialogue is never truncated. "
-            "Pick a shorter dialogue, or raise max_tokens if the model accepts longer inputs."
+            "Pick a shorter dialogue, or pass read_whole_up_to=... (or raise max_tokens) if the model reads longer inputs."
         )
     if on_overflow == "error":
         raise PromptBudgetError(

@@ -1,13 +1,14 @@
 """Shared fixtures and the test tiers.
 
 Fixtures: the tiny world's assets, the real DialogSum when present, course-shaped stand-ins, a word-level tokenizer
-builder and one torch thread. Tiers (markers, registered in pyproject.toml): ``slow`` trains for acceptance numbers,
-``notebooks`` is every lab notebook run by nbval (``--nbval-lax labs``; marked here); the rest is the fast tier,
-``pytest -m "not slow and not notebooks"``.
+builder, one torch thread, and the acceptance tests' clean environment with its own cache folder. Tiers (markers,
+registered in pyproject.toml): ``slow`` trains for acceptance numbers, ``notebooks`` is every lab notebook run by
+nbval (``--nbval-lax labs``; marked here); the rest is the fast tier, ``pytest -m "not slow and not notebooks"``.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import torch
 from tokenizers import Tokenizer, models, pre_tokenizers, processors
 from transformers import AutoTokenizer, PreTrainedTokenizerFast, RobertaForSequenceClassification, T5ForConditionalGeneration
 
-from genai_labs.core.folders import shared_dialogsum_dir
+from genai_labs.core.folders import CACHE_ENV, shared_dialogsum_dir
 from genai_labs.core.torch_runtime import quiet_transformers, torch_threads
 from genai_labs.models import flan_t5_base_config, roberta_hate_classifier_config
 
@@ -34,6 +35,25 @@ def one_torch_thread() -> Iterator[None]:
     ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
     with torch_threads(1):
         yield
+
+
+@pytest.fixture(scope="session")
+def acceptance_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The acceptance tests' own cache folder, shared by the acceptance modules of one session (Lab 3 starts from the
+    Lab 2 adapter the Lab 2 module trained there), never the learner's default cache."""
+    return tmp_path_factory.mktemp("acceptance-cache")
+
+
+@pytest.fixture(scope="module")
+def acceptance_environment(acceptance_cache: Path) -> Iterator[Path]:
+    """A clean environment for an acceptance module: no ambient ``GENAI_LABS_*`` variable (a learner's profile or
+    override would change the numbers under test) and ``GENAI_LABS_CACHE`` at :func:`acceptance_cache`; restored after
+    the module. Module fixtures that load a profile or train take it as an argument, so they run inside it."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in [name for name in os.environ if name.startswith("GENAI_LABS_")]:
+            patch.delenv(name)
+        patch.setenv(CACHE_ENV, str(acceptance_cache))
+        yield acceptance_cache
 
 
 def build_word_tokenizer(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from pathlib import Path
 
 import pytest
 
 import genai_labs.core.profiles as profiles_module
+from genai_labs.core.folders import CACHE_ENV, default_cache_dir
 from genai_labs.core.overrides import NON_FIELD_ENV_VARS, coerce, resolve_path_overrides
 from genai_labs.core.profiles import PROFILES, Lab1Config, PPOConfig, Profile, load_profile, profile_as_dict
 from genai_labs.core.validation import ConfigError, field_paths
@@ -127,8 +129,8 @@ def test_every_genai_labs_variable_the_project_mentions_is_known() -> None:
         ({"lab2__train_every": 0}, r"lab2\.train_every.*>= 1"),
         ({"lab3__ppo__target_kl": 0.0}, r"lab3\.ppo\.target_kl \(GENAI_LABS_LAB3__PPO__TARGET_KL.*> 0"),
         ({"lab3__ppo__kl_horizon": 0}, r"lab3\.ppo\.kl_horizon.*>= 1"),
-        ({"lab3__ppo__top_p": 0.0}, r"lab3\.ppo\.top_p.*> 0 and <= 1"),
-        ({"lab3__ppo__top_p": 1.5}, r"lab3\.ppo\.top_p.*> 0 and <= 1"),
+        ({"lab3__ppo__top_p": 0.9}, r"lab3\.ppo\.top_p.*is 0\.9; it must be 1\.0 \(off: PPO scores the full softmax"),
+        ({"lab3__ppo__top_k": 50}, r"lab3\.ppo\.top_k.*is 50; it must be 0 \(off: PPO scores the full softmax"),
         ({"lab3__ppo__gamma": 1.1}, r"lab3\.ppo\.gamma.*<= 1"),
         ({"lab3__ppo__mini_batch_size": 0}, r"lab3\.ppo\.mini_batch_size.*>= 1"),
         ({"lab3__ppo__response_length_max": 3}, r"response_length_max.*>= response_length_min"),
@@ -247,3 +249,10 @@ def test_resolve_path_overrides_keeps_absolute_world_and_home_values(tmp_path: P
     assert resolve_path_overrides({"GENAI_LABS_DATASET": "a/b/c"}, tmp_path) == {
         "GENAI_LABS_DATASET": str(tmp_path / "a" / "b" / "c")
     }
+
+
+def test_acceptance_environment_is_clean_with_its_own_cache(acceptance_environment: Path) -> None:
+    """The acceptance tests' environment (tests/conftest.py): no ambient GENAI_LABS_* variable, their own cache."""
+    assert [name for name in os.environ if name.startswith("GENAI_LABS_") and name != CACHE_ENV] == []
+    assert default_cache_dir() == acceptance_environment and acceptance_environment.is_dir()
+    assert load_profile() == load_profile("tiny", env={})

@@ -17,9 +17,21 @@ from transformers import T5Config, T5ForConditionalGeneration
 
 from genai_labs.core.atomic_io import file_lock
 from genai_labs.core.profiles import FineTuneConfig, LoraSettings, load_profile
+from genai_labs.data import load_jsonl_folder
 from genai_labs.lab2.checkpoints import InterruptAtStep, last_complete_checkpoint
-from genai_labs.lab2.finetune import add_lora, build_trainer, planned_steps, training_arguments, training_flops
-from genai_labs.lab2.runs import FINAL_DIR, RUN_INFO_FILE, TrainResult, cached_run, train_and_save, train_run
+from genai_labs.lab2.finetune import add_lora, build_trainer, planned_steps, training_flops
+from genai_labs.lab2.runs import (
+    FINAL_DIR,
+    RUN_INFO_FILE,
+    TrainResult,
+    cached_run,
+    config_hash,
+    dataset_hash,
+    run_key,
+    runs_dir,
+    train_and_save,
+    train_run,
+)
 from genai_labs.lab2.study import base_fingerprint
 from genai_labs.lab2.training_data import (
     LABEL_PAD_ID,
@@ -32,6 +44,8 @@ from genai_labs.lab2.training_data import (
 from genai_labs.metrics import normalize_answer
 from genai_labs.models import count_parameters, flan_t5_base_config, t5_forward_flops, untie_lm_head
 from genai_labs.prompts import training_prompt
+from genai_labs.world.data_files import write_jsonl
+from genai_labs.world.dialogues import generate_dialogues
 from genai_labs.world.pretraining import TinyT5Architecture, build_tiny_t5
 from genai_labs.world.tokenizer import TokenizerConfig, train_world_tokenizer
 
@@ -309,22 +323,70 @@ def test_cached_run_is_published_readable_and_reloads(tiny_tokenizer, tiny_model
     assert torch.equal(_logits(cached.model, tiny_tokenizer, DIALOGUES), _logits(trained.model, tiny_tokenizer, DIALOGUES))
 
 
-def test_cached_run_refuses_a_trainer_that_is_not_the_profiles(tiny_tokenizer, tiny_model, train_set, tmp_path):
-    """The cache key is the profile's settings: a trainer built with other arguments (or another LoraConfig) would be
-    cached under the wrong key, so it is refused with the way out."""
-    kw = {"seed": 0, "max_source_length": 64, "max_target_length": 24}
-    run = cached_run("full", _toy_profile(), tiny_model, cache_dir=tmp_path, base_weights="w")
-    faster = dataclasses.replace(FAST, learning_rate=0.5)
-    trainer = build_trainer("full", tiny_model, tiny_tokenizer, train_set, faster, output_dir=run.folder, **kw)
-    with pytest.raises(ValueError, match=r"\(learning_rate\).*load_profile"):
-        run.train(trainer)
-    run = cached_run("lora", _toy_profile(), tiny_model, cache_dir=tmp_path, base_weights="w")
-    wider = dataclasses.replace(FAST_LORA, r=8)
-    trainer = build_trainer("lora", tiny_model, tiny_tokenizer, train_set, wider, output_dir=run.folder, **kw)
-    trainer.args = training_arguments(FAST_LORA, output_dir=run.folder, seed=0, device="cpu")  # only the adapter differs
-    with pytest.raises(ValueError, match=r"LoraConfig\.r\b"):
-        run.train(trainer)
-    assert not (run.folder / FINAL_DIR).exists() and not (run.folder / RUN_INFO_FILE).exists()  # nothing trained
+def _trainer(kind, tokenizer, model, data, settings, cache_dir, *, seed=0):
+    """The trainer of a Lab 2 run as the notebook builds it, training into the cache's runs folder."""
+    return build_trainer(kind, model, tokenizer, data, settings, output_dir=runs_dir(cache_dir), seed=seed,
+                         max_source_length=64, max_target_length=24)  # fmt: skip
+
+
+def test_an_edited_lora_config_trains_and_caches_a_new_run(tiny_tokenizer, tiny_model, train_set, tmp_path, capsys):
+    """A config a learner edits is a config that runs: LoraConfig(r=2) beside the profile's r=4 trains a run of exactly
+    that rank, cached under its own key, while the default run stays in the cache and still loads."""
+    profile = _toy_profile()
+    default = train_run("lora", profile, tiny_model, tiny_tokenizer, train_set, cache_dir=tmp_path, base_weights="w")
+    edited_trainer = _trainer("lora", tiny_tokenizer, tiny_model, train_set, dataclasses.replace(FAST_LORA, r=2), tmp_path)
+    edited_run = cached_run("lora", edited_trainer, profile, tiny_model, base_weights="w")
+    assert edited_run.folder != default.run_dir and edited_run.folder.parent == default.run_dir.parent
+    edited = edited_run.train()
+    assert not edited.cached and edited.run_dir == edited_run.folder
+    assert json.loads((edited.adapter_dir / "adapter_config.json").read_text())["r"] == 2  # trained with the edit
+    assert (default.run_dir / RUN_INFO_FILE).is_file()  # the default run stays
+    again = train_run("lora", profile, tiny_model, tiny_tokenizer, train_set, cache_dir=tmp_path, base_weights="w")
+    assert again.cached and again.run_dir == default.run_dir
+    reloaded = cached_run("lora", _trainer("lora", tiny_tokenizer, tiny_model, train_set, dataclasses.replace(FAST_LORA, r=2),
+                                           tmp_path), profile, tiny_model, base_weights="w").train()  # fmt: skip
+    assert reloaded.cached and reloaded.run_dir == edited.run_dir
+    assert "loaded the finished lora run" in capsys.readouterr().out
+    # an edited TrainingArguments is a new run too
+    trainer = _trainer("full", tiny_tokenizer, tiny_model, train_set, FAST, tmp_path)
+    faster = _trainer("full", tiny_tokenizer, tiny_model, train_set, dataclasses.replace(FAST, learning_rate=0.5), tmp_path)
+    assert (
+        cached_run("full", trainer, profile, tiny_model, base_weights="w").key
+        != cached_run("full", faster, profile, tiny_model, base_weights="w").key
+    )
+
+
+def _key(kind, tokenizer, model, data, *, seed=0, base_weights="w") -> str:
+    trainer = build_trainer(kind, model, tokenizer, data, FAST_LORA if kind == "lora" else FAST, output_dir="unused",
+                            seed=seed, max_source_length=64, max_target_length=24)  # fmt: skip
+    return run_key(kind, trainer, base_weights)
+
+
+def test_the_key_covers_the_data_content_base_weights_and_seed(tiny_tokenizer, tiny_model, train_set, tmp_path):
+    """Same trainer inputs, same key; a world regenerated with another seed, an edited local dataset, other base
+    weights or another seed: a new key (never a stale run)."""
+    key = _key("full", tiny_tokenizer, tiny_model, train_set)
+    assert _key("full", tiny_tokenizer, tiny_model, train_set) == key
+    assert _key("full", tiny_tokenizer, tiny_model, train_set, base_weights="other") != key
+    assert _key("full", tiny_tokenizer, tiny_model, train_set, seed=1) != key
+    assert _key("lora", tiny_tokenizer, tiny_model, train_set) != key
+    # a world regenerated with another seed: the same kind of data, other content
+    worlds = [datasets.Dataset.from_list(generate_dialogues(16, seed=seed, split="train")) for seed in (0, 1)]
+    world_keys = [_key("full", tiny_tokenizer, tiny_model, world) for world in worlds]
+    assert world_keys[0] != world_keys[1]
+    # an edited local dataset: one summary changed in the folder's train.jsonl
+    folder = tmp_path / "dialogsum"
+    folder.mkdir()
+    rows = [dict(row) for row in train_set]
+    for split in ("train", "validation", "test"):
+        write_jsonl(folder / f"{split}.jsonl", rows)
+    before = _key("full", tiny_tokenizer, tiny_model, load_jsonl_folder(folder).train)
+    rows[3]["summary"] = "#Person2# lends #Person1# a car until Monday."
+    write_jsonl(folder / "train.jsonl", rows)
+    assert _key("full", tiny_tokenizer, tiny_model, load_jsonl_folder(folder).train) != before
+    assert dataset_hash(train_set) == dataset_hash(train_set.select(range(len(train_set))))  # content, not layout
+    # peft keeps target_modules as a set, whose order changes between processes: keys hash sets sorted
+    assert config_hash({"target_modules": {"q", "v", "wo"}}) == config_hash({"target_modules": ["q", "v", "wo"]})
 
 
 def test_lora_trainable_count_on_course_shaped_flan_t5_base():

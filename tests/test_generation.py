@@ -16,7 +16,7 @@ from transformers.generation.logits_process import (
 )
 
 from genai_labs.generation import (
-    GenerationSettings,
+    LongPromptWarning,
     PromptTooLongError,
     generate_one_by_one,
     generate_texts,
@@ -29,6 +29,7 @@ from genai_labs.lab1.sampling import (
     top_k_mask,
     top_p_mask,
 )
+from genai_labs.prompts import RELATIVE_POSITION_READ_LIMIT, read_limit
 
 matplotlib.use("Agg")
 
@@ -207,13 +208,12 @@ def test_validate_generation_config_names_field(field: str, value: float, kwargs
 def test_validate_accepts_good_configs() -> None:
     validate_generation_config(GenerationConfig(max_new_tokens=5))
     validate_generation_config(GenerationConfig(max_new_tokens=5, do_sample=True, temperature=0.1, top_k=0, top_p=1.0))
-    cfg = GenerationSettings(do_sample=True, temperature=0.7, top_p=0.9).to_generation_config()
-    assert (cfg.do_sample, cfg.temperature, cfg.top_p, cfg.max_new_tokens) == (True, 0.7, 0.9, 50)
-    assert cfg.top_k == 50  # generate()'s default when unset
-    greedy = GenerationSettings(max_new_tokens=8).to_generation_config()
-    assert greedy.temperature is None and greedy.do_sample is False
+    cfg = GenerationConfig(max_new_tokens=5)
+    assert validate_generation_config(cfg) is cfg  # returns the config it checked
     with pytest.raises(ValueError, match="temperature"):
-        GenerationSettings(do_sample=True, temperature=0.0)
+        validate_generation_config(GenerationConfig(do_sample=True, temperature=0.0))
+    with pytest.raises(TypeError, match="GenerationConfig"):
+        validate_generation_config({"max_new_tokens": 5})  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------------------------- generation
@@ -236,7 +236,7 @@ def test_order_restored(model, tokenizer) -> None:
 
 
 def test_seeded_sampling_is_reproducible(model, tokenizer) -> None:
-    cfg = GenerationSettings(max_new_tokens=8, do_sample=True, temperature=1.5).to_generation_config()
+    cfg = GenerationConfig(max_new_tokens=8, do_sample=True, temperature=1.5)
     runs = [generate_texts(model, tokenizer, PROMPTS, cfg, batch_size=3, seed=7, progress=False) for _ in range(2)]
     assert runs[0] == runs[1]
     other = generate_texts(model, tokenizer, PROMPTS, cfg, batch_size=3, seed=8, progress=False)
@@ -244,7 +244,7 @@ def test_seeded_sampling_is_reproducible(model, tokenizer) -> None:
 
 
 def test_several_samples_per_prompt_come_in_prompt_order(model, tokenizer) -> None:
-    cfg = GenerationSettings(max_new_tokens=8, do_sample=True, temperature=1.5)
+    cfg = GenerationConfig(max_new_tokens=8, do_sample=True, temperature=1.5)
     texts = generate_texts(model, tokenizer, PROMPTS, cfg, batch_size=3, seed=7, progress=False, samples_per_prompt=4)
     assert len(texts) == 4 * len(PROMPTS)
     again = generate_texts(model, tokenizer, PROMPTS, cfg, batch_size=3, seed=7, progress=False, samples_per_prompt=4)
@@ -255,7 +255,7 @@ def test_several_samples_per_prompt_come_in_prompt_order(model, tokenizer) -> No
     one = generate_texts(model, tokenizer, PROMPTS[:1], cfg, seed=7, progress=False, samples_per_prompt=4)
     assert len(set(one)) > 1  # four draws, not one draw copied
     with pytest.raises(ValueError, match="needs a sampling config"):
-        generate_texts(model, tokenizer, PROMPTS, GenerationSettings(max_new_tokens=3), progress=False, samples_per_prompt=2)
+        generate_texts(model, tokenizer, PROMPTS, GenerationConfig(max_new_tokens=3), progress=False, samples_per_prompt=2)
     with pytest.raises(ValueError, match="samples_per_prompt"):
         generate_texts(model, tokenizer, PROMPTS, cfg, progress=False, samples_per_prompt=0)
 
@@ -271,15 +271,21 @@ def test_training_mode_restored(model, tokenizer) -> None:
     assert not model.training
 
 
-def test_long_prompt_raises_never_truncates(model, tokenizer) -> None:
-    long_prompt = " ".join(["cat"] * 40)  # 41 tokens with </s>, limit 32
-    with pytest.raises(PromptTooLongError, match=r"prompts\[1\] has 41 tokens .* 32 tokens"):
-        generate_texts(model, tokenizer, ["dog", long_prompt], GenerationConfig(max_new_tokens=3), progress=False)
-    with pytest.raises(PromptTooLongError, match=r"prompts\[0\] has 7 tokens .* 5 tokens"):
-        generate_texts(model, tokenizer, PROMPTS, GenerationConfig(max_new_tokens=3), max_input_tokens=5, progress=False)
-    with pytest.raises(PromptTooLongError, match=r"prompts\[1\]"):
-        generate_one_by_one(model, tokenizer, ["dog", long_prompt], GenerationConfig(max_new_tokens=3), progress=False)
+def test_long_prompt_is_read_whole_up_to_the_read_limit_then_raises(model, tokenizer) -> None:
+    """A T5 (relative positions) reads a prompt past its trained context whole, with a warning that counts such
+    prompts; past the read limit (or an explicit max_input_tokens) it raises and never truncates."""
     cfg = GenerationConfig(max_new_tokens=3)
+    long_prompt = " ".join(["cat"] * 40)  # 41 tokens with </s>, trained context 32
+    with pytest.warns(LongPromptWarning, match=r"1 of 2 prompts are longer than the 32 tokens .* \(longest 41\)"):
+        out = generate_texts(model, tokenizer, ["dog", long_prompt], cfg, progress=False)
+    assert len(out) == 2
+    too_long = " ".join(["cat"] * RELATIVE_POSITION_READ_LIMIT)  # one token over the read limit
+    with pytest.raises(PromptTooLongError, match=rf"prompts\[1\] has {RELATIVE_POSITION_READ_LIMIT + 1} tokens"):
+        generate_texts(model, tokenizer, ["dog", too_long], cfg, progress=False)
+    with pytest.raises(PromptTooLongError, match=r"prompts\[0\] has 7 tokens .* 5 tokens"):
+        generate_texts(model, tokenizer, PROMPTS, cfg, max_input_tokens=5, progress=False)
+    with pytest.raises(PromptTooLongError, match=r"prompts\[1\]"):
+        generate_one_by_one(model, tokenizer, ["dog", long_prompt], cfg, max_input_tokens=32, progress=False)
     out = generate_texts(model, tokenizer, [long_prompt], cfg, max_input_tokens=64, progress=False)
     assert len(out) == 1
 
@@ -291,3 +297,11 @@ def test_generate_texts_validates(model, tokenizer) -> None:
         generate_texts(model, tokenizer, PROMPTS, cfg, progress=False)
     with pytest.raises(TypeError, match="list of strings"):
         generate_texts(model, tokenizer, "the cat", GenerationConfig(max_new_tokens=3), progress=False)
+
+
+def test_read_limit_depends_on_the_position_scheme(model, tokenizer) -> None:
+    """Relative positions (T5) read past the trained context up to the stated limit; an absolute-position model (no
+    relative buckets) stops at it; an explicit max_input_tokens always wins."""
+    assert read_limit(model, tokenizer) == RELATIVE_POSITION_READ_LIMIT
+    assert read_limit(torch.nn.Linear(1, 1), tokenizer) == 32
+    assert read_limit(model, tokenizer, 40) == 40

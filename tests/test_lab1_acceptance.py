@@ -8,15 +8,18 @@ One module fixture generates every style's greedy answers on the scored test dia
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 import pytest
+from transformers import GenerationConfig
 
 from genai_labs import lab1
 from genai_labs.core.profiles import Profile, load_profile
 from genai_labs.data import load_dialogsum
-from genai_labs.generation import GenerationSettings
+from genai_labs.fact_check import systems_fact_table
 from genai_labs.models import load_seq2seq
+from genai_labs.world.facts import world_facts
 
 pytestmark = pytest.mark.slow
 
@@ -32,14 +35,14 @@ class Lab1Run:
 
 
 @pytest.fixture(scope="module")
-def lab1_run() -> Lab1Run:
+def lab1_run(acceptance_environment: Path) -> Lab1Run:
     profile = load_profile("tiny")
     config = profile.lab1
     data = load_dialogsum(profile)
     model, tokenizer = load_seq2seq(profile)
     evaluation = data.test if config.eval_examples == 0 else data.test.select(range(config.eval_examples))
     shots = lab1.shots_from(data.train, config)
-    greedy = GenerationSettings(max_new_tokens=config.max_new_tokens)
+    greedy = GenerationConfig(max_new_tokens=config.max_new_tokens)
     predictions = lab1.style_predictions(
         model, tokenizer, evaluation["dialogue"], shots, greedy, batch_size=config.batch_size, seed=profile.seed, progress=False
     )
@@ -92,3 +95,13 @@ def test_sampling_varies_with_the_temperature(lab1_run: Lab1Run) -> None:
     assert sampling.loc[1.0, "varied_share"] >= 0.5
     hot = sampling.loc[2.0]
     assert hot["rouge1_vs_greedy"] < 0 and hot["ci_high"] < 0, hot  # T = 2 is worse than greedy, CI excluding 0
+
+
+def test_zero_and_one_shot_answers_report_the_dialogue_s_facts(lab1_run: Lab1Run) -> None:
+    """Issue 22: the facts the answers name (the world's slot values) are the dialogue's, not guesses."""
+    evaluation = lab1_run.predictions
+    dialogues = load_dialogsum(lab1_run.profile).test["dialogue"][: len(evaluation["instruction"])]
+    table = systems_fact_table(evaluation, dialogues, world_facts)
+    assert table.loc["instruction", "fact precision"] >= 0.80, table
+    assert table.loc["flan", "fact precision"] >= 0.80, table
+    assert table.loc["one_shot", "fact precision"] >= 0.70, table

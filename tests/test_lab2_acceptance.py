@@ -1,10 +1,13 @@
 """Lab 2 acceptance in the tiny profile: full fine-tuning vs LoRA vs replay, and catastrophic forgetting.
 
-One module fixture runs :func:`genai_labs.lab2.study.run_lab2` once (fixed seeds). Trained runs are cached
-under the default cache dir (shared with the notebook and Lab 3), so a rerun only evaluates.
+One module fixture runs :func:`genai_labs.lab2.study.run_lab2` once (fixed seeds), in a clean environment with the
+acceptance tests' own cache folder (``acceptance_environment``, tests/conftest.py): the learner's default cache and
+``GENAI_LABS_*`` variables play no part; Lab 3's acceptance module reuses the LoRA adapter trained here.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
@@ -15,17 +18,15 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def lab2() -> Lab2Results:
+def lab2(acceptance_environment: Path) -> Lab2Results:
     return run_lab2(load_profile("tiny"), progress=False)
 
 
 def test_full_fine_tuning_learns_to_summarize(lab2: Lab2Results) -> None:
     assert lab2.gain("full") >= 0.20
     assert lab2.rouge1("full") >= lab2.constant_baseline[1] + 0.10
-    # Not one constant answer: the tiny model writes each scenario's summary with the details it saw most often rather
-    # than copying them from the dialogue (measured: 27% of full fine-tuning's test summaries are distinct texts), so
-    # this guards against collapse, not for faithful details.
-    assert lab2.distinct_share["full"] >= 0.25
+    # Summaries of this dialogue, not of its scenario: distinct texts (issue 22)
+    assert lab2.distinct_share["full"] >= 0.90
     diff = lab2.differences.query("system == 'full' and metric == 'rouge1'").iloc[0]
     assert diff["ci_low"] > 0  # the paired CI of the gain excludes zero
 
@@ -35,7 +36,7 @@ def test_lora_recovers_most_of_the_gain_cheaply(lab2: Lab2Results) -> None:
     # LoRA recovers >= 70% of full fine-tuning's ROUGE-1 gain, and that gain is real (paired CI above 0).
     diff = lab2.differences.query("system == 'lora' and metric == 'rouge1'").iloc[0]
     assert diff["ci_low"] > 0 and lab2.gain("lora") >= 0.70 * lab2.gain("full"), (lab2.gain("lora"), lab2.gain("full"))
-    assert lab2.distinct_share["lora"] >= 0.25
+    assert lab2.distinct_share["lora"] >= 0.90
     assert lora.optimizer_steps <= 2 * full.optimizer_steps
     assert lora.trainable_fraction <= 0.10
     assert full.trainable_fraction == 1.0
@@ -94,3 +95,14 @@ def test_fine_tuned_summaries_are_well_formed(lab2: Lab2Results) -> None:
     assert lab2.well_formed is not None
     assert lab2.well_formed["full"] >= 0.85, lab2.well_formed
     assert lab2.well_formed["lora"] >= 0.75, lab2.well_formed
+
+
+def test_fine_tuned_summaries_report_the_dialogue_s_facts(lab2: Lab2Results) -> None:
+    """Issue 22: of the facts a summary names, the dialogue holds nearly all; most summaries get every fact right."""
+    facts = lab2.facts
+    assert facts.loc["full", "fact precision"] >= 0.90, facts
+    assert facts.loc["lora", "fact precision"] >= 0.85, facts
+    assert facts.loc["replay", "fact precision"] >= 0.85, facts
+    assert facts.loc["full", "all facts right"] >= 0.70, facts
+    table = lab2.results_table()
+    assert list(table.index) == list(lab2.predictions) and {"ROUGE-1", "well-formed", "fact precision"} <= set(table.columns)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from genai_labs.core.profiles import load_profile
+from genai_labs.fact_check import paired_precision_change
 from genai_labs.lab2.finetune import add_lora
 from genai_labs.lab3.detox import DetoxResult, comparison_table, detoxify
 from genai_labs.lab3.figures import lab3_figures
@@ -28,7 +29,7 @@ SEEDS = (0, 1, 2)
 
 
 @pytest.fixture(scope="module")
-def runs() -> dict[int, DetoxResult]:
+def runs(acceptance_environment: Path) -> dict[int, DetoxResult]:
     """Seed 0 with the no-KL run; seeds 1 and 2 reuse seed 0's reward model (it depends on the profile's seed only)."""
     profile = load_profile("tiny", env={})
     first = detoxify(profile, seed=0, no_kl=True)
@@ -72,6 +73,14 @@ def test_sampled_summaries_are_well_formed_before_and_after(runs: dict[int, Deto
         assert run.after.well_formed is not None and run.after.well_formed >= 0.60, (seed, run.after.well_formed)
 
 
+def test_sampled_summaries_report_the_dialogue_s_facts_before_and_after(runs: dict[int, DetoxResult]) -> None:
+    """Issue 22: the summaries PPO detoxifies are about their dialogue, and PPO does not make them less so."""
+    for seed, run in runs.items():
+        assert run.start.facts.precision >= 0.75, (seed, run.start.facts.precision)
+        change = paired_precision_change(run.start.facts, run.after.facts)
+        assert change["diff"] >= -0.05, (seed, change)
+
+
 def test_without_the_kl_penalty_the_policy_drifts_and_both_runs_are_reported(runs: dict[int, DetoxResult]) -> None:
     run = runs[0]
     assert run.no_kl is not None
@@ -113,7 +122,7 @@ def test_course_shaped_standins_run_a_ppo_step(course_standins: dict[str, Path])
     assert judge.held_out_accuracy is None and judge.origin == str(course_standins["reward_model"])
     config = replace(profile.lab3.ppo, batch_size=4, mini_batch_size=2, response_length_min=4, response_length_max=8)
     assert config.temperature == 1.0  # the course samples from the model's own distribution
-    trainer = Seq2SeqPPO(policy, tokenizer, reward, config)
+    trainer = Seq2SeqPPO(policy, tokenizer, reward, config, seed=profile.seed)
     assert trainable_parameter_breakdown(policy, trainer.value_head)["lora"] == 3_538_944
     stats = trainer.step(["Summarize the following conversation.\n\n#Person1#: Hi, Tom.\n#Person2#: Hello!\n\nSummary: "] * 4)
     assert stats["kl_ref"] == pytest.approx(0.0, abs=1e-4) and stats["beta"] == pytest.approx(0.2, rel=0.01)

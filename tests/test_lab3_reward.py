@@ -8,16 +8,16 @@ import random
 from collections import Counter
 
 import pytest
-from trl import RewardConfig
+from trl import RewardConfig, RewardTrainer
 
 from genai_labs.core.profiles import load_profile
 from genai_labs.core.validation import ConfigError
 from genai_labs.lab3.reward_model import (
     PreferencePairs,
-    check_reward_config,
     fresh_reward_model,
     pair_accuracy,
     preference_pairs,
+    preference_reward,
     reward_config,
     reward_scores,
     train_preference_reward,
@@ -102,18 +102,19 @@ def test_preference_pairs_for_trl() -> None:
 # ------------------------------------------------------------------------------------------ the reward model
 
 
-def test_check_reward_config_names_the_differing_field(tmp_path) -> None:
+def test_an_edited_reward_config_is_used_as_it_is(tmp_path) -> None:
+    """Issue 23: the notebook's RewardConfig trains what it says; the reward names the arguments it was trained with."""
     profile = load_profile("tiny", env={})
     args = reward_config(profile.lab3, seed=0, output_dir=str(tmp_path))
-    check_reward_config(args, profile.lab3, seed=0)  # the profile's own settings pass
-    changed = dataclasses.replace(args, learning_rate=3e-4)
-    with pytest.raises(ConfigError, match=r"learning_rate=0\.0003 \(profile: 0\.001; load_profile\(lab3__reward_learning_rate"):
-        check_reward_config(changed, profile.lab3, seed=0)
-    with pytest.raises(ConfigError, match=r"seed=0 \(profile: 1; load_profile\(seed=...\)"):
-        check_reward_config(args, profile.lab3, seed=1)
-    with pytest.raises(ConfigError, match=r"warmup_steps=5 \(profile: 30; this lab fixes it"):
-        check_reward_config(dataclasses.replace(args, warmup_steps=5), profile.lab3, seed=0)
     assert isinstance(args, RewardConfig) and args.activation_checkpointing is False and args.disable_dropout
+    assert args.learning_rate == profile.lab3.reward_learning_rate
+    full = preference_pairs()
+    pairs = PreferencePairs(train=full.train.select(range(32)), test=full.test[:12], train_kinds=full.train_kinds)
+    model, tokenizer = fresh_reward_model(pairs, seed=0)
+    edited = dataclasses.replace(args, learning_rate=3e-4, num_train_epochs=1, seed=5)
+    trainer = RewardTrainer(model=model, args=edited, train_dataset=pairs.train, processing_class=tokenizer)
+    reward = preference_reward(trainer, pairs)
+    assert "1 epochs, learning rate 0.0003, batch 16, seed 5" in reward.origin
 
 
 def test_lab3_reward_settings_are_validated() -> None:

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import save_file
 
 from genai_labs.core.profiles import DEVICES, load_profile
 from genai_labs.core.sources import SourceUnavailableError
 from genai_labs.core.torch_runtime import choose_device
-from genai_labs.models import count_parameters, load_reward_model, load_seq2seq
+from genai_labs.models import (
+    CheckpointError,
+    ResolvedSource,
+    _checkpoint_tensor,
+    count_parameters,
+    load_reward_model,
+    load_seq2seq,
+)
 
 
 def test_tiny_loads_fresh_untied_instances() -> None:
@@ -83,3 +92,26 @@ def test_choose_device_accepts_the_config_devices() -> None:
     assert choose_device("cpu").type == "cpu" and "cpu" in DEVICES
     with pytest.raises(ValueError, match="'auto', 'cpu', 'cuda'"):
         choose_device("gpu")
+
+
+def test_checkpoint_tensor_raises_with_source_and_cause(tmp_path: Path) -> None:
+    """T5's untied head is read from the checkpoint; a read that fails names the source and the cause instead of
+    handing back None (which would copy the embedding into the head: a wrong model, no message)."""
+    folder = tmp_path / "t5"
+    folder.mkdir()
+    head = torch.arange(6, dtype=torch.float32).reshape(2, 3)
+    save_file({"shared.weight": torch.zeros(2, 3), "lm_head.weight": head}, folder / "model.safetensors")
+    (folder / "config.json").write_text(json.dumps({"tie_word_embeddings": False}))
+    source = ResolvedSource(str(folder), None, True)
+    assert torch.equal(_checkpoint_tensor(source, "lm_head.weight"), head)
+    save_file({"shared.weight": torch.zeros(2, 3)}, folder / "model.safetensors")  # untied config, no head
+    with pytest.raises(CheckpointError, match=rf"{folder}.*tie_word_embeddings=false.*no 'lm_head.weight'"):
+        _checkpoint_tensor(source, "lm_head.weight")
+    (folder / "config.json").write_text(json.dumps({"tie_word_embeddings": True}))
+    assert _checkpoint_tensor(source, "lm_head.weight") is None  # a tied checkpoint stores the head once
+    (folder / "model.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(CheckpointError, match=rf"{folder}: cannot read 'lm_head.weight': \w+"):
+        _checkpoint_tensor(source, "lm_head.weight")
+    (folder / "model.safetensors").unlink()
+    with pytest.raises(CheckpointError, match=rf"{folder}: the checkpoint has no file 'model.safetensors'"):
+        _checkpoint_tensor(source, "lm_head.weight")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,10 @@ from peft import LoraConfig, PeftModel, get_peft_model
 from test_atomic_io import not_published, private_umask
 from transformers import PreTrainedTokenizerFast, T5Config, T5ForConditionalGeneration
 
-from genai_labs.core.profiles import PPOConfig
+from genai_labs.core.profiles import PPOConfig, load_profile
 from genai_labs.core.validation import ConfigError
 from genai_labs.generation import PromptTooLongError
+from genai_labs.lab3.detox import cached_ppo_run
 from genai_labs.lab3.ppo import (
     AdaptiveKLController,
     FixedKLController,
@@ -30,8 +32,10 @@ from genai_labs.lab3.ppo import (
     policy_forward,
     response_mask_from_ids,
     sample_response_lengths,
+    sampling_logits,
     whiten,
 )
+from genai_labs.lab3.reward_model import Reward
 from genai_labs.lab3.value_head import (
     REFERENCE_ADAPTER,
     adapter_parameters,
@@ -56,7 +60,6 @@ TOY_CONFIG = PPOConfig(
     response_length_min=4,
     response_length_max=8,
     value_head_dropout=0.0,
-    seed=0,
 )
 
 
@@ -233,8 +236,8 @@ def test_response_mask_and_length_sampler() -> None:
 
 def rollout_and_forward(tokenizer: PreTrainedTokenizerFast, temperature: float) -> tuple[torch.Tensor, torch.Tensor, Rollout]:
     """A rollout of the random policy at ``temperature`` and its ``policy_forward`` log-probabilities and logits."""
-    trainer = Seq2SeqPPO(tiny_policy(), tokenizer, toy_reward, replace(TOY_CONFIG, temperature=temperature))
-    roll = trainer.generate(PROMPTS[:4])
+    trainer = Seq2SeqPPO(tiny_policy(), tokenizer, toy_reward, replace(TOY_CONFIG, temperature=temperature), seed=0)
+    roll = trainer.rollout(PROMPTS[:4])
     with torch.no_grad():
         logprobs, _, logits = policy_forward(
             trainer.model,
@@ -265,16 +268,20 @@ def test_policy_forward_logprobs_use_the_sampling_temperature(tokenizer: PreTrai
 
 
 def test_rollout_entropy_is_that_of_the_sampling_distribution(tokenizer: PreTrainedTokenizerFast) -> None:
-    """The step's entropy (trl's entropy_from_logits) is the mean over response tokens of H(softmax(logits / T))."""
-    trainer = Seq2SeqPPO(tiny_policy(), tokenizer, toy_reward, replace(TOY_CONFIG, temperature=0.5))
-    roll = trainer.generate(PROMPTS[:4])
+    """The step's entropy (trl's entropy_from_logits) is the mean over response tokens of H(softmax(logits / T)), with
+    eos banned at the first min_new_tokens positions as the rollout bans it."""
+    trainer = Seq2SeqPPO(tiny_policy(), tokenizer, toy_reward, replace(TOY_CONFIG, temperature=0.5), seed=0)
+    roll = trainer.rollout(PROMPTS[:4])
     _, _, entropy = trainer._score_rollout(roll)
     with torch.no_grad():
         _, _, logits = policy_forward(
             trainer.model, trainer.value_head, roll.input_ids, roll.attention_mask, roll.decoder_ids, roll.response_mask
         )
-    log_p = torch.log_softmax(logits.float() / 0.5, dim=-1)
-    per_token = -(log_p.exp() * log_p).sum(-1)
+    banned = logits.float() / 0.5
+    banned[:, : roll.min_new_tokens, tokenizer.eos_token_id] = float("-inf")
+    log_p = torch.log_softmax(banned, dim=-1)
+    per_token = -(log_p.exp() * log_p.nan_to_num(neginf=0.0)).sum(-1)
+    assert roll.min_new_tokens == TOY_CONFIG.min_new_tokens > 0
     mask = roll.response_mask.float()
     torch.testing.assert_close(entropy, (per_token * mask).sum() / mask.sum())
 
@@ -284,9 +291,66 @@ def test_temperature_must_be_positive() -> None:
         replace(TOY_CONFIG, temperature=0.0)
 
 
+def test_scored_logprobs_are_those_of_the_rollouts_processed_distribution(
+    tokenizer: PreTrainedTokenizerFast, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 23: PPO optimises the distribution it samples. ``generate``'s scores after all its logits processors
+    (eos banned for min_new_tokens, the model's suppressed tokens, temperature) give the same log-probabilities as
+    PPO's scoring; plain softmax(logits / T) would not."""
+    config = replace(TOY_CONFIG, temperature=0.7, min_new_tokens=3, response_length_min=5, response_length_max=6)
+    policy = tiny_policy()
+    policy.generation_config.suppress_tokens = [5, 6]
+    trainer = Seq2SeqPPO(policy, tokenizer, toy_reward, config, seed=0)
+    generate, processed = trainer.model.generate, []
+
+    def recording_generate(**kwargs: object) -> torch.Tensor:
+        out = generate(**kwargs, output_scores=True, return_dict_in_generate=True)
+        processed.append(torch.stack(out.scores, dim=1))  # (B, steps, V): what the rollout sampled from
+        return out.sequences
+
+    monkeypatch.setattr(trainer.model, "generate", recording_generate)
+    roll = trainer.rollout(PROMPTS[:16])
+    T, mask = roll.response_ids.shape[1], roll.response_mask.bool()
+    sampled = torch.log_softmax(processed[0][:, :T].float(), dim=-1).gather(-1, roll.response_ids.unsqueeze(-1)).squeeze(-1)
+    assert torch.isinf(processed[0][:, : roll.min_new_tokens, tokenizer.eos_token_id]).all() and roll.min_new_tokens == 3
+    assert torch.isinf(processed[0][..., [5, 6]]).all() and not torch.isin(roll.response_ids, torch.tensor([5, 6])).any()
+    scored, _, _ = trainer._score_rollout(roll)
+    torch.testing.assert_close(scored[mask], sampled[mask], atol=1e-5, rtol=1e-5)
+    with torch.no_grad():
+        _, _, logits = policy_forward(
+            trainer.model, trainer.value_head, roll.input_ids, roll.attention_mask, roll.decoder_ids, roll.response_mask
+        )
+    plain = torch.log_softmax(logits.float() / 0.7, dim=-1).gather(-1, roll.response_ids.unsqueeze(-1)).squeeze(-1)
+    assert not torch.allclose(plain[:, :3], scored[:, :3])  # the eos ban matters, so the check is not vacuous
+    banned = sampling_logits(logits, 0.7, min_new_tokens=3, eos_token_id=tokenizer.eos_token_id)
+    assert torch.isfinite(banned).all() and (banned[:, :3, tokenizer.eos_token_id].exp() == 0).all()
+
+
+def test_a_policy_whose_generation_config_adds_unscored_processors_is_refused(tokenizer: PreTrainedTokenizerFast) -> None:
+    policy = tiny_policy()
+    policy.generation_config.no_repeat_ngram_size = 2
+    with pytest.raises(ValueError, match=r"generation_config sets no_repeat_ngram_size=2: .* do not score"):
+        Seq2SeqPPO(policy, tokenizer, toy_reward, TOY_CONFIG, seed=0)
+
+
+@pytest.mark.parametrize(("setting", "value"), [("top_k", 50), ("top_p", 0.9)])
+def test_sampling_cuts_ppo_would_not_score_are_refused(setting: str, value: float) -> None:
+    """A top-k or top-p cut changes what the rollout samples but not what PPO scores: refused, naming the field and
+    the fix."""
+    with pytest.raises(ConfigError, match=rf"lab3\.ppo\.{setting} .* is {value}; it must be .*off.*temperature"):
+        replace(TOY_CONFIG, **{setting: value})
+
+
+def test_ppo_takes_the_profiles_one_seed() -> None:
+    """Issue 23: no PPOConfig.seed beside Profile.seed; the trainer is given the profile's."""
+    assert not hasattr(PPOConfig(), "seed")
+    with pytest.raises(ConfigError, match="seed"):
+        load_profile("tiny", env={}, lab3__ppo__seed=1)
+
+
 def test_value_head_and_logprob_shapes(tokenizer: PreTrainedTokenizerFast) -> None:
-    trainer = Seq2SeqPPO(tiny_policy(), tokenizer, toy_reward, TOY_CONFIG)
-    roll = trainer.generate(PROMPTS[:5])
+    trainer = Seq2SeqPPO(tiny_policy(), tokenizer, toy_reward, TOY_CONFIG, seed=0)
+    roll = trainer.rollout(PROMPTS[:5])
     B, T = roll.response_mask.shape
     assert roll.decoder_ids.shape == (B, T + 1) and B == 5
     assert torch.all(roll.decoder_ids[:, 0] == 0)  # decoder start token kept only in decoder_ids
@@ -306,14 +370,14 @@ def test_kl_is_exactly_zero_when_policy_equals_reference(tokenizer: PreTrainedTo
     with torch.no_grad():  # a non-trivial adapter (LoRA B starts at zero)
         for param in adapter_parameters(model, "default").values():
             param.add_(0.3 * torch.randn_like(param))
-    trainer = Seq2SeqPPO(model, tokenizer, toy_reward, TOY_CONFIG)
+    trainer = Seq2SeqPPO(model, tokenizer, toy_reward, TOY_CONFIG, seed=0)
     assert REFERENCE_ADAPTER in model.peft_config
     ref_params = adapter_parameters(model, REFERENCE_ADAPTER)
     assert ref_params and not any(p.requires_grad for p in ref_params.values())
     optimised = {id(p) for g in trainer.optimizer.param_groups for p in g["params"]}
     assert not optimised & {id(p) for p in ref_params.values()}
 
-    roll = trainer.generate(PROMPTS[:6])
+    roll = trainer.rollout(PROMPTS[:6])
     args = (roll.input_ids, roll.attention_mask, roll.decoder_ids, roll.response_mask)
     with torch.no_grad():
         logprobs, _, _ = policy_forward(model, trainer.value_head, *args)
@@ -344,7 +408,7 @@ def test_reference_copies_fully_trained_modules_and_freezes_them(tokenizer: PreT
     with torch.no_grad():
         for param in adapter_parameters(model, "default").values():
             param.add_(0.3 * torch.randn_like(param))
-    trainer = Seq2SeqPPO(model, tokenizer, toy_reward, TOY_CONFIG)
+    trainer = Seq2SeqPPO(model, tokenizer, toy_reward, TOY_CONFIG, seed=0)
     trained, reference = adapter_parameters(model, "default"), adapter_parameters(model, REFERENCE_ADAPTER)
     assert any("modules_to_save" in name for name in reference)
     assert len(trained) == len(reference) and not any(p.requires_grad for p in reference.values())
@@ -356,10 +420,10 @@ def test_reference_copies_fully_trained_modules_and_freezes_them(tokenizer: PreT
 
 def test_dropout_is_disabled_so_training_logprobs_match_the_rollout(tokenizer: PreTrainedTokenizerFast) -> None:
     model = tiny_policy(dropout_rate=0.3, lora_dropout=0.2)
-    trainer = Seq2SeqPPO(model, tokenizer, toy_reward, TOY_CONFIG)
+    trainer = Seq2SeqPPO(model, tokenizer, toy_reward, TOY_CONFIG, seed=0)
     assert all(m.p == 0.0 for m in model.modules() if isinstance(m, torch.nn.Dropout))
     assert all(m.dropout == 0.0 for m in model.modules() if isinstance(getattr(m, "dropout", None), float))
-    roll = trainer.generate(PROMPTS[:4])
+    roll = trainer.rollout(PROMPTS[:4])
     args = (roll.input_ids, roll.attention_mask, roll.decoder_ids, roll.response_mask)
     with torch.no_grad():
         model.eval()
@@ -368,13 +432,13 @@ def test_dropout_is_disabled_so_training_logprobs_match_the_rollout(tokenizer: P
         train_logprobs, _, _ = policy_forward(model, trainer.value_head, *args)
     assert torch.allclose(train_logprobs, rollout_logprobs)  # the first PPO ratio is exactly 1, not dropout noise
     kept = tiny_policy(dropout_rate=0.3)
-    Seq2SeqPPO(kept, tokenizer, toy_reward, replace(TOY_CONFIG, disable_dropout=False))
+    Seq2SeqPPO(kept, tokenizer, toy_reward, replace(TOY_CONFIG, disable_dropout=False), seed=0)
     assert any(m.p == 0.3 for m in kept.modules() if isinstance(m, torch.nn.Dropout))
 
 
 def test_parameter_breakdown_and_memory_report(tokenizer: PreTrainedTokenizerFast) -> None:
     model = tiny_policy()
-    trainer = Seq2SeqPPO(model, tokenizer, toy_reward, TOY_CONFIG)
+    trainer = Seq2SeqPPO(model, tokenizer, toy_reward, TOY_CONFIG, seed=0)
     counts = trainable_parameter_breakdown(model, trainer.value_head)
     lora = sum(p.numel() for p in adapter_parameters(model, "default").values())
     assert counts["lora"] == lora and counts["value_head"] == 32 + 1
@@ -388,7 +452,7 @@ def test_parameter_breakdown_and_memory_report(tokenizer: PreTrainedTokenizerFas
 def test_parameter_breakdown_labels_trained_layer_norm_copies(tokenizer: PreTrainedTokenizerFast) -> None:
     """The tiny profile's layer norms (peft ``modules_to_save``) are counted apart from the LoRA matrices."""
     model = tiny_policy(modules_to_save=["layer_norm", "final_layer_norm"])
-    trainer = Seq2SeqPPO(model, tokenizer, toy_reward, TOY_CONFIG)
+    trainer = Seq2SeqPPO(model, tokenizer, toy_reward, TOY_CONFIG, seed=0)
     counts = trainable_parameter_breakdown(model, trainer.value_head)
     trained = adapter_parameters(model, "default")
     lora = sum(p.numel() for n, p in trained.items() if "lora_" in n)
@@ -400,7 +464,7 @@ def test_parameter_breakdown_labels_trained_layer_norm_copies(tokenizer: PreTrai
 
 def test_too_long_prompts_raise_before_training(tokenizer: PreTrainedTokenizerFast) -> None:
     """Like generate_texts, PPO never truncates a prompt: it names the prompt, its length, the limit and the fix."""
-    trainer = Seq2SeqPPO(tiny_policy(), tokenizer, toy_reward, TOY_CONFIG, max_input_tokens=7)  # PROMPTS: 6 words + </s>
+    trainer = Seq2SeqPPO(tiny_policy(), tokenizer, toy_reward, TOY_CONFIG, max_input_tokens=7, seed=0)  # PROMPTS: 6 words + </s>
     trainer.check_prompts(PROMPTS)
     prompts = [*PROMPTS[:3], PROMPTS[3] + " w1 w2", *PROMPTS[4:]]
     with pytest.raises(PromptTooLongError, match=r"prompts\[3\] has 9 tokens but the policy's context is 7 tokens") as error:
@@ -408,13 +472,13 @@ def test_too_long_prompts_raise_before_training(tokenizer: PreTrainedTokenizerFa
     assert "max_input_tokens" in str(error.value) and "prompt_max_chars" in str(error.value)
     assert trainer.step_count == 0
     with pytest.raises(PromptTooLongError, match=r"prompts\[1\] has 9"):
-        trainer.generate([PROMPTS[0], prompts[3]])
-    tokenizer_limit = Seq2SeqPPO(tiny_policy(), tokenizer, toy_reward, TOY_CONFIG)
+        trainer.rollout([PROMPTS[0], prompts[3]])
+    tokenizer_limit = Seq2SeqPPO(tiny_policy(), tokenizer, toy_reward, TOY_CONFIG, seed=0)
     assert tokenizer_limit.prompt_limit is None  # this test tokenizer reports no model_max_length
 
 
 def test_checkpoint_is_published_readable(tokenizer: PreTrainedTokenizerFast, tmp_path: Path) -> None:
-    trainer = Seq2SeqPPO(tiny_policy(), tokenizer, toy_reward, TOY_CONFIG)
+    trainer = Seq2SeqPPO(tiny_policy(), tokenizer, toy_reward, TOY_CONFIG, seed=0)
     with private_umask():
         trainer.save_checkpoint(tmp_path / "ckpt")
         trainer.save_checkpoint(tmp_path / "ckpt")  # replaces the first one
@@ -431,7 +495,7 @@ def test_checkpoint_is_published_readable(tokenizer: PreTrainedTokenizerFast, tm
 @pytest.mark.filterwarnings("error")
 def test_ppo_raises_a_toy_reward(tokenizer: PreTrainedTokenizerFast) -> None:
     seen: list[dict[str, float]] = []
-    trainer = Seq2SeqPPO(tiny_policy(), tokenizer, toy_reward, TOY_CONFIG)
+    trainer = Seq2SeqPPO(tiny_policy(), tokenizer, toy_reward, TOY_CONFIG, seed=0)
     history = trainer.train(PROMPTS, steps=12, callback=lambda stats, _: seen.append(stats), progress=False)
     scores = history["score_mean"].tolist()
     assert len(scores) == 12 and len(seen) == 12
@@ -448,9 +512,76 @@ def test_ppo_raises_a_toy_reward(tokenizer: PreTrainedTokenizerFast) -> None:
     assert all(TOY_CONFIG.min_new_tokens <= n < TOY_CONFIG.response_length_max for n in history["response_length_mean"])
 
 
+def test_step_is_rollout_then_reward_then_update(tokenizer: PreTrainedTokenizerFast) -> None:
+    """The notebook's loop (rollout, the reward, update) is what ``step`` and ``train`` run: the same statistics and
+    weights, step after step."""
+    config = replace(TOY_CONFIG, batch_size=8)
+    stepped = Seq2SeqPPO(tiny_policy(), tokenizer, toy_reward, config, seed=3)  # seeds torch's global RNG
+    for step in range(2):
+        stepped.step(stepped.batch_for_step(PROMPTS, step))
+    looped = Seq2SeqPPO(tiny_policy(), tokenizer, toy_reward, config, seed=3)
+    while looped.step_count < 2:
+        batch = looped.batch_for_step(PROMPTS, looped.step_count)
+        rollout = looped.rollout(batch)
+        stats = looped.update(rollout, toy_reward(rollout.prompts, rollout.responses))
+        assert stats is looped.history[-1] and rollout.prompts == batch
+    untimed = [{k: v for k, v in row.items() if not k.startswith("time_")} for row in (stepped.history + looped.history)]
+    assert untimed[:2] == untimed[2:]
+    for name, value in adapter_state(stepped.model).items():
+        assert torch.equal(value, adapter_state(looped.model)[name]), name
+    with pytest.raises(ValueError, match="3 scores for 8 responses"):
+        looped.update(looped.rollout(PROMPTS[:8]), torch.zeros(3))
+
+
+@dataclass(frozen=True)
+class ToyReward(Reward):
+    """The toy reward as a lab3 Reward (a cached run hashes its weights)."""
+
+    def score(self, texts: Sequence[str]) -> torch.Tensor:
+        return toy_reward([], list(texts))
+
+
+def test_ppo_runs_are_cached_under_a_key_of_what_they_used(tokenizer: PreTrainedTokenizerFast, tmp_path: Path) -> None:
+    """Issue 23: an edited PPO setting trains its own run, cached under a key of the settings actually used, the seed,
+    the starting weights, the reward and the prompts' content; the same run again is loaded, not retrained."""
+    torch.manual_seed(0)
+    reward = ToyReward(torch.nn.Linear(2, 1), tokenizer, origin="toy", kind="toy")
+    config = replace(TOY_CONFIG, steps=2, batch_size=4, ppo_epochs=1)
+
+    def run(cfg: PPOConfig = config, *, seed: int = 0, prompts: Sequence[str] = PROMPTS, scorer: Reward = reward):
+        return cached_ppo_run(Seq2SeqPPO(tiny_policy(), tokenizer, scorer, cfg, seed=seed), prompts, cache_dir=tmp_path)
+
+    first = run()
+    history = first.train()
+    assert first.folder.parent == tmp_path / "lab3" and (first.folder / "trainer_state.pt").is_file()
+    assert not first.loaded and len(history) == 2
+    again = run()
+    assert again.folder == first.folder
+    loaded = again.train()
+    assert again.loaded and again.trainer.step_count == 2
+    timing = [c for c in history.columns if c.startswith("time_")]
+    assert loaded.drop(columns=timing).equals(history.drop(columns=timing))
+    for name, value in adapter_state(first.trainer.model).items():
+        assert torch.equal(value, adapter_state(again.trainer.model)[name]), name
+    other_reward = ToyReward(torch.nn.Linear(2, 1), tokenizer, origin="toy", kind="toy")
+    others = [
+        run(replace(config, learning_rate=2e-2)),
+        run(seed=1),
+        run(prompts=[*PROMPTS[:-1], PROMPTS[-1] + " w1"]),
+        run(scorer=other_reward),
+    ]
+    folders = {first.folder, *(other.folder for other in others)}
+    assert len(folders) == 5 and not any(other.load() for other in others)
+    edited = others[0]
+    edited.train()
+    assert edited.trainer.history[0]["lr"] == 2e-2 and (first.folder / "trainer_state.pt").is_file()
+    with pytest.raises(ValueError, match="before the first PPO step"):
+        cached_ppo_run(first.trainer, PROMPTS, cache_dir=tmp_path)
+
+
 def test_train_stops_when_callback_returns_true(tokenizer: PreTrainedTokenizerFast, tmp_path: Path) -> None:
     config = replace(TOY_CONFIG, batch_size=4, ppo_epochs=1, checkpoint_every=1)
-    trainer = Seq2SeqPPO(tiny_policy(), tokenizer, toy_reward, config)
+    trainer = Seq2SeqPPO(tiny_policy(), tokenizer, toy_reward, config, seed=0)
     steps_on_disk: list[int] = []
 
     def callback(stats: dict[str, float], trainer: Seq2SeqPPO) -> bool:
@@ -466,7 +597,7 @@ def test_checkpoint_resume_reproduces_uninterrupted_run(tokenizer: PreTrainedTok
     config = replace(TOY_CONFIG, batch_size=8, mini_batch_size=4, value_head_dropout=0.1)
 
     def trainer() -> Seq2SeqPPO:
-        return Seq2SeqPPO(tiny_policy(lora_dropout=0.1), tokenizer, toy_reward, config)
+        return Seq2SeqPPO(tiny_policy(lora_dropout=0.1), tokenizer, toy_reward, config, seed=0)
 
     straight = trainer()
     full = straight.train(PROMPTS, steps=4, progress=False)

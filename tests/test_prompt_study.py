@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from transformers import GenerationConfig
 
 from genai_labs.core.profiles import load_profile
 from genai_labs.data import load_dialogsum
-from genai_labs.generation import GenerationSettings, generate_texts
+from genai_labs.generation import generate_texts
 from genai_labs.lab1.prompt_study import (
     STYLES,
     answer_forms,
@@ -44,7 +45,7 @@ def test_side_by_side_has_every_style(tiny) -> None:
         data.test,
         [profile.lab1.target_index],
         shots_from(data.test, profile.lab1),
-        GenerationSettings(max_new_tokens=8),
+        GenerationConfig(max_new_tokens=8),
     )
     assert list(table["style"]) == list(STYLES)
     assert list(table["shots used"])[:4] == [0, 0, 0, 1]
@@ -57,7 +58,7 @@ def test_style_rouge_is_reproducible(tiny) -> None:
     profile, model, tokenizer, data = tiny
     subset = data.test.select(range(6))
     shots = shots_from(data.train, profile.lab1)
-    settings = GenerationSettings(max_new_tokens=12)
+    settings = GenerationConfig(max_new_tokens=12)
     first = style_predictions(model, tokenizer, subset["dialogue"], shots, settings, progress=False)
     again = style_predictions(model, tokenizer, subset["dialogue"], shots, settings, progress=False)
     assert first == again and set(first) == set(STYLES)
@@ -74,8 +75,8 @@ def test_generation_settings_and_distribution(tiny) -> None:
         tokenizer,
         prompt,
         {
-            "greedy": GenerationSettings(max_new_tokens=6),
-            "hot": GenerationSettings(max_new_tokens=6, do_sample=True, temperature=2.0),
+            "greedy": GenerationConfig(max_new_tokens=6),
+            "hot": GenerationConfig(max_new_tokens=6, do_sample=True, temperature=2.0),
         },
         seed=0,
     )
@@ -86,8 +87,8 @@ def test_generation_settings_and_distribution(tiny) -> None:
             tokenizer,
             prompt,
             {
-                "greedy": GenerationSettings(max_new_tokens=6),
-                "hot": GenerationSettings(max_new_tokens=6, do_sample=True, temperature=2.0),
+                "greedy": GenerationConfig(max_new_tokens=6),
+                "hot": GenerationConfig(max_new_tokens=6, do_sample=True, temperature=2.0),
             },
             seed=0,
         )
@@ -100,7 +101,7 @@ def test_sampling_study_counts_diversity_and_rouge_per_temperature(tiny) -> None
     _profile, model, tokenizer, data = tiny
     subset = data.test.select(range(8))
     prompts = [training_prompt(d) for d in subset["dialogue"]]
-    greedy = generate_texts(model, tokenizer, prompts, GenerationSettings(max_new_tokens=20), progress=False)
+    greedy = generate_texts(model, tokenizer, prompts, GenerationConfig(max_new_tokens=20), progress=False)
     kwargs = {"temperatures": (0.1, 2.0), "samples": 3, "max_new_tokens": 20, "resamples": 50, "seed": 0}
     table = sampling_study(model, tokenizer, prompts, subset["references"], greedy, **kwargs)
     assert list(table["temperature"]) == [0.1, 2.0]
@@ -118,7 +119,7 @@ def test_comparisons_and_forms_answer_the_lab_s_questions(tiny) -> None:
     assert world_grammar_applies(profile) and not world_grammar_applies(load_profile("course", env={}))
     subset = data.test.select(range(10))
     predictions = style_predictions(
-        model, tokenizer, subset["dialogue"], shots_from(data.train, profile.lab1), GenerationSettings(max_new_tokens=48),
+        model, tokenizer, subset["dialogue"], shots_from(data.train, profile.lab1), GenerationConfig(max_new_tokens=48),
         progress=False,
     )  # fmt: skip
     comparisons = style_comparisons(predictions, subset["references"], resamples=50)
@@ -138,7 +139,7 @@ def test_one_shot_forms_follow_the_example(tiny) -> None:
     assert list(forms) == ["observer", "gist", "headline"] and forms["observer"] == shot["summary"]
     table = one_shot_forms(
         model, tokenizer, shot["dialogue"], forms, data.test[profile.lab1.target_index]["dialogue"],
-        GenerationSettings(max_new_tokens=48),
+        GenerationConfig(max_new_tokens=48),
     )  # fmt: skip
     assert list(table["example's form"]) == ["observer", "gist", "headline"]
     assert (table["answer form"] == table["example's form"]).sum() >= 2
@@ -151,7 +152,7 @@ def test_most_uncertain_step_stays_inside_the_answer(tiny) -> None:
 
     profile, model, tokenizer, data = tiny
     prompt = data.test[profile.lab1.target_index]["dialogue"]
-    greedy = settings_table(model, tokenizer, prompt, {"greedy": GenerationSettings(max_new_tokens=20)})["output"].iloc[0]
+    greedy = settings_table(model, tokenizer, prompt, {"greedy": GenerationConfig(max_new_tokens=20)})["output"].iloc[0]
     n_answer = len(tokenizer(greedy, add_special_tokens=False)["input_ids"])
     step = most_uncertain_step(model, tokenizer, prompt, max_new_tokens=20)
     assert 0 <= step <= n_answer  # the step emitting </s> is the last one
@@ -181,6 +182,6 @@ def test_course_shaped_standin_runs_lab1(course_standins: dict[str, Path]) -> No
     data = load_dialogsum(profile)
     target = 200 if len(data.test) > 200 else 150  # the world's test split has 200 dialogues
     table = side_by_side(
-        model, tokenizer, data.test, [target], shots_from(data.test, profile.lab1), GenerationSettings(max_new_tokens=2)
+        model, tokenizer, data.test, [target], shots_from(data.test, profile.lab1), GenerationConfig(max_new_tokens=2)
     )
     assert list(table["style"]) == list(STYLES) and len(table) == 5

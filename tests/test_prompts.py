@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-import pytest
-from transformers import PreTrainedTokenizerFast
+from pathlib import Path
+from types import SimpleNamespace
 
+import pytest
+from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+from genai_labs.core.profiles import load_profile
+from genai_labs.data import read_dialogsum_jsonl
+from genai_labs.generation import check_prompt_lengths
+from genai_labs.lab1.prompt_study import shots_from, style_prompts
+from genai_labs.models import flan_t5_base_config
 from genai_labs.prompts import (
+    RELATIVE_POSITION_READ_LIMIT,
     STYLES,
     PromptBudgetError,
     PromptBuild,
@@ -17,6 +26,7 @@ from genai_labs.prompts import (
     instruction_prompt,
     ppo_prompt,
     prompt_token_table,
+    read_limit,
     training_prompt,
 )
 
@@ -160,3 +170,40 @@ def test_one_budget_rule_shared_with_generation(tokenizer) -> None:
         build_prompt("flan", DIALOGUE, tokenizer=tokenizer, max_tokens=0)
     with pytest.raises(ValueError, match="max_input_tokens must be >= 1"):
         context_limit(tokenizer, 0)
+
+
+def test_a_dialogue_too_long_for_its_shots_is_read_whole_up_to_the_read_limit(tokenizer) -> None:
+    """Shots go first; a dialogue over the budget even alone is the zero-shot prompt, read whole, when it fits
+    ``read_whole_up_to``; over that it raises (never truncated)."""
+    long_dialogue = " ".join(["word"] * 30)
+    zero_shot = n_words(flan_prompt(long_dialogue))
+    build = build_prompt("few_shot", long_dialogue, shots=SHOTS, tokenizer=tokenizer, max_tokens=20, read_whole_up_to=100)
+    assert build.text == flan_prompt(long_dialogue) and build.n_tokens == zero_shot > build.limit == 20
+    assert build.shots_used == () and build.shots_dropped == (0, 1, 2)
+    with pytest.raises(PromptBudgetError, match="never truncated"):
+        build_prompt("few_shot", long_dialogue, shots=SHOTS, tokenizer=tokenizer, max_tokens=20, read_whole_up_to=zero_shot - 1)
+
+
+def test_course_prompt_rules_meet_every_real_validation_dialogue(real_dialogsum_dir: Path, world_assets) -> None:
+    """The ``course`` profile's prompt rules over every real DialogSum validation dialogue, with a stand-in tokenizer
+    (the tiny world's, 512-token context) and flan-t5-base's config: Lab 1's five styles with the course's shots and
+    Lab 2's prompt all build and pass generation's length check; the prompts past 512 tokens are read whole and
+    counted, and in-context shots never push a prompt past 512."""
+    profile = load_profile("course", env={})
+    tokenizer = AutoTokenizer.from_pretrained(world_assets.t5_dir)
+    assert tokenizer.model_max_length == 512
+    model = SimpleNamespace(config=flan_t5_base_config())  # read_limit only reads the config: relative positions
+    limit = read_limit(model, tokenizer)
+    assert limit == RELATIVE_POSITION_READ_LIMIT
+    train = read_dialogsum_jsonl(real_dialogsum_dir / "train.jsonl")
+    shots = shots_from(train, profile.lab1)  # type: ignore[arg-type]  # rows: split[i]["dialogue"] as a Dataset reads
+    dialogues = [row["dialogue"] for row in read_dialogsum_jsonl(real_dialogsum_dir / "validation.jsonl")]
+    past_context = 0
+    for dialogue in dialogues:
+        builds = style_prompts(dialogue, shots, tokenizer, read_whole_up_to=limit)
+        lengths = [build.n_tokens for build in builds.values()] + [count_tokens(tokenizer, training_prompt(dialogue))]
+        check_prompt_lengths(lengths, limit)  # what generate_texts checks: never raises on the course's data
+        past_context += any(n > 512 for n in lengths)
+        for build in builds.values():
+            assert build.n_tokens <= 512 or not build.shots_used  # shots never take a prompt past the context
+    assert 0 < past_context < len(dialogues) // 4  # some long dialogues, read whole

@@ -78,6 +78,11 @@ def measured_figures_table(figures: Mapping[str, Any], build_info: Mapping[str, 
         "diff": after - before if None not in (before, after) else None,
         "ci": _get(figures, "lab3.toxicity_change_ci"),
     }
+    dpo_before, dpo_after = _get(figures, "lab3.dpo.toxicity_before"), _get(figures, "lab3.dpo.toxicity_after")
+    dpo_change = {
+        "diff": dpo_after - dpo_before if None not in (dpo_before, dpo_after) else None,
+        "ci": [_get(figures, "lab3.dpo.change_ci_low"), _get(figures, "lab3.dpo.change_ci_high")],
+    }
     rows: list[tuple[str, str, str]] = []
     if build_info:
         seconds = build_info.get("seconds", {}).get("total")
@@ -90,12 +95,16 @@ def measured_figures_table(figures: Mapping[str, Any], build_info: Mapping[str, 
             ("world", "its topic accuracy / zero-shot ROUGE-1 / share of zero-shot answers that are gists (build check)",
              f"{_number(build_info.get('topic_accuracy'))} / {_number(build_info.get('zero_shot_rouge1'))} / "
              f"{_number(build_info.get('zero_shot_gist_share'))}"),
+            ("world", "fact precision of its zero-shot instruction / FLAN-template answers (build check)",
+             f"{_number(build_info.get('zero_shot_fact_precision'))} / {_number(build_info.get('flan_fact_precision'))}"),
         ]  # fmt: skip
     rows += [
         ("1", "test ROUGE-1, " + " / ".join(styles) + f" ({_number(_get(figures, 'lab1.eval_examples'))} dialogues)",
          _join(figures, [f"lab1.rouge1.{s}" for s in styles])),
         ("1", "well-formed answers, " + " / ".join(styles),
          _join(figures, [f"lab1.well_formed.{s}" for s in styles])),
+        ("1", "fact precision (named facts the dialogue holds), " + " / ".join(styles),
+         _join(figures, [f"lab1.facts.{s}.precision" for s in styles])),
         ("1", "paired ROUGE-1 difference [95% CI]: instruction − no prompt; FLAN − no prompt; one-shot − best zero-shot",
          _join(figures, [f"lab1.paired.{k}" for k in ("instruction_vs_no_prompt", "flan_vs_no_prompt", "one_shot_vs_zero_shot")],
                _ci).replace(" / ", "; ")),
@@ -113,6 +122,11 @@ def measured_figures_table(figures: Mapping[str, Any], build_info: Mapping[str, 
          + _join(figures, ["lab2.prompt_tokens.one_shot", "lab2.prompt_tokens.full"], lambda v: _number(v, 0))),
         ("2", "well-formed summaries, original / full / LoRA / replay",
          _join(figures, [f"lab2.well_formed.{m}" for m in ("original", "full", "lora", "replay")])),
+        ("2", "fact precision / recall / all facts right, original / one-shot / full / LoRA / replay",
+         "; ".join(_join(figures, [f"lab2.facts.{m}.{k}" for k in ("precision", "recall", "all_right")])
+                   for m in ("original", "one_shot", "full", "lora", "replay"))),
+        ("2", "distinct summaries (share of test dialogues), full / LoRA / replay",
+         _join(figures, [f"lab2.distinct_share.{m}" for m in ("full", "lora", "replay")])),
         ("2", "LoRA's share of the weights / best constant summary's ROUGE-1",
          _join(figures, ["lab2.trainable_fraction.lora", "lab2.constant_baseline_rouge1"])),
         ("2", "topic skill, original / full / LoRA / LoRA off / replay",
@@ -128,6 +142,14 @@ def measured_figures_table(figures: Mapping[str, Any], build_info: Mapping[str, 
          _join(figures, ["lab3.no_kl.kl_final", "lab3.no_kl.rouge1", "lab3.no_kl.toxicity_mean"])),
         ("3", "well-formed sampled summaries, before / after PPO",
          _join(figures, ["lab3.well_formed.before", "lab3.well_formed.after"])),
+        ("3", "fact precision of the sampled summaries, before / after PPO / without the KL penalty / after DPO",
+         _join(figures, ["lab3.facts.before.precision", "lab3.facts.after.precision", "lab3.facts.no_kl.precision",
+                         "lab3.dpo.fact_precision"])),
+        ("3", "DPO on the reward model's pairs: judge's mean P(hate) before → after; paired change [95% CI]",
+         f"{_number(dpo_before)} → {_number(dpo_after)}; {_ci(dpo_change)}"),
+        ("3", "DPO: ROUGE-1 / well-formed / KL per token / implicit-reward pair accuracy / training seconds",
+         _join(figures, [f"lab3.dpo.{k}" for k in ("rouge1", "well_formed", "kl", "pair_accuracy")]) + " / "
+         + _number(_get(figures, "lab3.dpo.train_seconds"), 0)),
         ("all", "notebook seconds under `genai-labs run all` (Lab 2 trained from scratch if the cache was empty)",
          " / ".join(f"{lab} {_number(seconds, 0)}" for lab, seconds in (figures.get("timings_s") or {}).items())),
     ]  # fmt: skip

@@ -25,10 +25,13 @@ def record(
     *,
     eval_examples: int,
     forms: pd.DataFrame | None = None,
+    facts: pd.DataFrame | None = None,
 ) -> None:
     """Record Lab 1's figures (``lab1.*`` in the README's schema); prints nothing. Outside ``genai-labs run`` nothing
-    is written. ``forms`` (:func:`~genai_labs.lab1.prompt_study.answer_forms`) only in the tiny world."""
-    record_figures("lab1", lab1_figures(rouge, comparisons, sampling, eval_examples=eval_examples, forms=forms))
+    is written. ``forms`` (:func:`~genai_labs.lab1.prompt_study.answer_forms`) only in the tiny world; ``facts`` the
+    styles' :func:`~genai_labs.fact_check.systems_fact_table`."""
+    figures = lab1_figures(rouge, comparisons, sampling, eval_examples=eval_examples, forms=forms, facts=facts)
+    record_figures("lab1", figures)
 
 
 def _paired_key(comparison: str) -> str:
@@ -42,6 +45,7 @@ def lab1_figures(
     *,
     eval_examples: int,
     forms: pd.DataFrame | None = None,
+    facts: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """The figures :func:`record` saves (README: the ``lab1.*`` keys)."""
     means = rouge.pivot(index="system", columns="metric", values="mean")
@@ -64,4 +68,6 @@ def lab1_figures(
     }
     if forms is not None:
         figures["well_formed"] = {style: float(forms.loc[style, "well_formed"]) for style in STYLES}
+    if facts is not None:
+        figures["facts"] = {style: {"precision": float(facts.loc[style, "fact precision"])} for style in facts.index}
     return figures

@@ -15,11 +15,12 @@ from typing import Any
 import datasets
 import pandas as pd
 import torch
+from transformers import GenerationConfig
 
 from genai_labs.core.profiles import Lab1Config
-from genai_labs.generation import GenerationSettings, generate_texts, model_device
+from genai_labs.generation import generate_texts, model_device
 from genai_labs.metrics import distinct_n, paired_bootstrap, rouge_differences, rouge_scores, rouge_table
-from genai_labs.prompts import STYLES, PromptBuild, build_prompt  # STYLES: one definition, in prompts
+from genai_labs.prompts import STYLES, PromptBuild, build_prompt, read_limit  # STYLES: one definition, in prompts
 from genai_labs.world.dialogues import FAMILIES_BY_NAME
 from genai_labs.world.dialogues import STYLES as WORLD_STYLES
 from genai_labs.world.well_formed import summary_style
@@ -45,12 +46,18 @@ def shots_from(split: datasets.Dataset, config: Lab1Config) -> StyleShots:
     return StyleShots(one_shot=pick(config.one_shot_indices), few_shot=pick(config.few_shot_indices))
 
 
-def style_prompts(dialogue: str, shots: StyleShots, tokenizer: Any, *, on_overflow: str = "drop_shots") -> dict[str, PromptBuild]:
-    """Every style's prompt for one dialogue, within the tokenizer's context (shots dropped if needed)."""
+def style_prompts(
+    dialogue: str, shots: StyleShots, tokenizer: Any, *, on_overflow: str = "drop_shots", read_whole_up_to: int | None = None
+) -> dict[str, PromptBuild]:
+    """Every style's prompt for one dialogue, within the tokenizer's context (shots dropped if needed); a dialogue too
+    long for it even alone is read whole up to ``read_whole_up_to`` tokens (``prompts.read_limit``; Lab 1)."""
     return {
-        style: build_prompt(style, dialogue, shots=shots.for_style(style), tokenizer=tokenizer, on_overflow=on_overflow)
+        style: build_prompt(
+            style, dialogue, shots=shots.for_style(style), tokenizer=tokenizer, on_overflow=on_overflow,  # type: ignore[arg-type]
+            read_whole_up_to=read_whole_up_to,
+        )
         for style in STYLES
-    }
+    }  # fmt: skip
 
 
 def side_by_side(
@@ -59,7 +66,7 @@ def side_by_side(
     split: datasets.Dataset,
     indices: Sequence[int],
     shots: StyleShots,
-    settings: GenerationSettings,
+    settings: GenerationConfig,
     *,
     seed: int = 0,
 ) -> pd.DataFrame:
@@ -67,7 +74,7 @@ def side_by_side(
     rows: list[dict[str, Any]] = []
     for index in indices:
         example = split[index]
-        builds = style_prompts(example["dialogue"], shots, tokenizer)
+        builds = style_prompts(example["dialogue"], shots, tokenizer, read_whole_up_to=read_limit(model, tokenizer))
         outputs = generate_texts(model, tokenizer, [b.text for b in builds.values()], settings, seed=seed, progress=False)
         for (style, build), output in zip(builds.items(), outputs):
             rows.append(
@@ -88,16 +95,18 @@ def style_predictions(
     tokenizer: Any,
     dialogues: Sequence[str],
     shots: StyleShots,
-    settings: GenerationSettings,
+    settings: GenerationConfig,
     *,
     batch_size: int = 16,
     seed: int = 0,
     progress: bool = True,
 ) -> dict[str, list[str]]:
-    """Summaries of every dialogue under every prompt style (batched generation)."""
+    """Summaries of every dialogue under every prompt style (batched generation); a dialogue longer than the model's
+    trained context is read whole up to ``prompts.read_limit`` (its shots dropped first)."""
     predictions: dict[str, list[str]] = {}
+    limit = read_limit(model, tokenizer)
     for style in STYLES:
-        prompts = [style_prompts(d, shots, tokenizer)[style].text for d in dialogues]
+        prompts = [style_prompts(d, shots, tokenizer, read_whole_up_to=limit)[style].text for d in dialogues]
         predictions[style] = generate_texts(
             model, tokenizer, prompts, settings, batch_size=batch_size, seed=seed, progress=progress
         )
@@ -200,7 +209,7 @@ def one_shot_forms(
     shot_dialogue: str,
     shot_summaries: dict[str, str],
     target: str,
-    settings: GenerationSettings,
+    settings: GenerationConfig,
     *,
     seed: int = 0,
 ) -> pd.DataFrame:
@@ -255,7 +264,7 @@ def sampling_study(
     greedy_rouge = rouge_scores(list(greedy), references, rouge_types=("rouge1",))["rouge1"].to_numpy()
     rows = []
     for temperature in temperatures:
-        setting = GenerationSettings(max_new_tokens=max_new_tokens, do_sample=True, temperature=temperature, top_k=0, top_p=1.0)
+        setting = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=True, temperature=temperature, top_k=0, top_p=1.0)
         texts = generate_texts(
             model, tokenizer, prompts, setting, batch_size=batch_size, seed=seed, progress=False, samples_per_prompt=samples
         )
@@ -279,7 +288,7 @@ def sampling_study(
 
 
 def settings_table(
-    model: Any, tokenizer: Any, prompt: str, settings: dict[str, GenerationSettings], *, seed: int = 0
+    model: Any, tokenizer: Any, prompt: str, settings: dict[str, GenerationConfig], *, seed: int = 0
 ) -> pd.DataFrame:
     """The same prompt under several generation settings, one row each (seeded, so reruns print the same)."""
     rows = []

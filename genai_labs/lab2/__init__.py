@@ -17,7 +17,7 @@ from genai_labs.lab2.finetune import (
     lora_config,
     training_arguments,
 )
-from genai_labs.lab2.runs import TrainResult, cached_run, train_run
+from genai_labs.lab2.runs import TrainResult, cached_run, runs_dir, train_run
 from genai_labs.lab2.study import Lab2Results, Scoreboard, gpu_time_estimate, in_context_shots, replay_set, run_lab2
 from genai_labs.lab2.training_data import lab2_data, make_collator, padding_cost, tokenize_for_training
 
@@ -39,6 +39,7 @@ __all__ = [
     "record",
     "replay_set",
     "run_lab2",
+    "runs_dir",
     "tokenize_for_training",
     "train_run",
     "training_arguments",

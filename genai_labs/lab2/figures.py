@@ -39,4 +39,14 @@ def lab2_figures(results: Lab2Results) -> dict[str, Any]:
     }
     if results.well_formed is not None:
         figures["well_formed"] = {name: float(results.well_formed[name]) for name in MODELS}
+    facts = results.facts
+    figures["facts"] = {
+        name: {
+            "precision": float(facts.loc[name, "fact precision"]),
+            "recall": float(facts.loc[name, "fact recall"]),
+            "all_right": float(facts.loc[name, "all facts right"]),
+        }
+        for name in facts.index
+    }
+    figures["distinct_share"] = {name: float(share) for name, share in results.distinct_share.items()}
     return figures

@@ -5,7 +5,8 @@ The notebook builds a run from these in its own cells (full fine-tuning and LoRA
 1. the model to train: :func:`full_fine_tuning_copy` (a copy of the base, every weight trainable), or for LoRA
    ``get_peft_model(lora_base_copy(...), lora_config(...))`` (:func:`add_lora` in one call);
 2. :func:`training_arguments`, the ``transformers.TrainingArguments`` of the run;
-3. a ``Trainer`` (``checkpoints.AtomicCheckpointTrainer``), trained by ``runs.CachedRun.train``.
+3. a ``Trainer`` (``checkpoints.AtomicCheckpointTrainer``), keyed by ``runs.cached_run`` (its own arguments) and
+   trained by ``runs.CachedRun.train``.
 
 :func:`build_trainer` does all three in one call (replay, Lab 3 starting on its own, tests, benchmarks).
 :func:`training_flops` counts what a run costs (the lab's GPU time estimate).
@@ -18,7 +19,6 @@ import math
 import os
 import warnings
 from collections.abc import Sequence
-from enum import Enum
 from typing import Any
 
 import datasets
@@ -45,40 +45,22 @@ def training_arguments(
 ) -> TrainingArguments:
     """The ``TrainingArguments`` of a Lab 2 run (full fine-tuning or LoRA), filled from the profile's settings.
 
-    The notebook spells out the same call (the settings that shape the training, with what each does);
-    :meth:`genai_labs.lab2.runs.CachedRun.train` checks that a trainer's arguments are these.
+    The notebook spells out the same call (the settings that shape the training, with what each does), so an unedited
+    notebook trains the run :func:`genai_labs.lab2.runs.train_run` trains; an edited one trains its own.
     """
-    return TrainingArguments(**training_argument_values(settings, output_dir=output_dir, seed=seed, device=device))
-
-
-def training_argument_values(
-    settings: FineTuneConfig | LoraSettings, *, output_dir: str | os.PathLike[str], seed: int, device: torch.device | str
-) -> dict[str, Any]:
-    """The keyword arguments of :func:`training_arguments` (building ``TrainingArguments`` resets accelerate's state, so
-    a trainer that is about to train is checked against these values instead)."""
-    return {
-        "output_dir": str(output_dir),  # checkpoints while training; the finished model goes to output_dir/final
-        "learning_rate": settings.learning_rate,  # the peak learning rate: small for full fine-tuning, larger for LoRA
-        "max_steps": settings.max_steps,  # optimizer steps (-1: run num_train_epochs instead)
-        "num_train_epochs": settings.num_train_epochs,
-        "per_device_train_batch_size": settings.per_device_train_batch_size,  # examples per optimizer step
-        "warmup_steps": settings.warmup_steps,  # the learning rate rises linearly over these first steps...
-        "lr_scheduler_type": settings.lr_scheduler_type,  # ... then falls ("linear": to 0 at the last step)
-        "weight_decay": settings.weight_decay,  # AdamW's decoupled weight decay
-        "seed": seed,  # dropout and any other randomness of the run
-        "data_seed": seed,  # the order of the training examples
+    return TrainingArguments(
+        output_dir=str(output_dir),  # the runs' folder: each run trains in its own subfolder (runs.cached_run)
+        learning_rate=settings.learning_rate,  # the peak learning rate: small for full fine-tuning, larger for LoRA
+        max_steps=settings.max_steps,  # optimizer steps (-1: run num_train_epochs instead)
+        num_train_epochs=settings.num_train_epochs,
+        per_device_train_batch_size=settings.per_device_train_batch_size,  # examples per optimizer step
+        warmup_steps=settings.warmup_steps,  # the learning rate rises linearly over these first steps...
+        lr_scheduler_type=settings.lr_scheduler_type,  # ... then falls ("linear": to 0 at the last step)
+        weight_decay=settings.weight_decay,  # AdamW's decoupled weight decay
+        seed=seed,  # dropout and any other randomness of the run
+        data_seed=seed,  # the order of the training examples
         **checkpoint_and_logging_arguments(settings, device=device),
-    }
-
-
-def differing_arguments(args: TrainingArguments, expected: dict[str, Any]) -> list[str]:
-    """The names of ``expected``'s arguments that ``args`` holds with another value (enums compared by value)."""
-
-    def plain(name: str, value: Any) -> Any:
-        value = value.value if isinstance(value, Enum) else value
-        return [] if name == "report_to" and value == "none" else value  # TrainingArguments stores "none" as []
-
-    return sorted(name for name, value in expected.items() if plain(name, getattr(args, name, None)) != plain(name, value))
+    )
 
 
 def checkpoint_and_logging_arguments(settings: FineTuneConfig | LoraSettings, *, device: torch.device | str) -> dict[str, Any]:

@@ -1,11 +1,15 @@
-"""Lab 2's training runs: trained once, kept in the cache, loaded on every later call with the same settings.
+"""Lab 2's training runs: trained once, kept in the cache, loaded on every later call with the same arguments.
 
-A run lives in ``<cache>/lab2/<kind>-<hash>`` (:func:`cached_run`), the hash covering its settings, the data
-selection, the base weights and the seed (:func:`run_key`), so a changed setting trains a new run. The notebook
-builds a run's ``Trainer`` in its own cells and hands it to :meth:`CachedRun.train`, which trains it
-(:func:`train_and_save`: resume from the last checkpoint, save the result) or, when the finished run is in the
-cache, loads it and says so. :func:`train_run` does the same in one call from the profile (replay, tests), and
-:func:`lora_adapter_path` gives Lab 3 its starting adapter.
+A config a learner edits is a config that runs. The notebook builds a run's ``TrainingArguments``, ``LoraConfig`` and
+``Trainer`` in its own cells; :func:`cached_run` reads the run's cache key off that trainer (:func:`run_key`): the
+arguments it actually holds, the LoRA config of its model, the **content** of its training set (a hash of the
+tokenized examples, so the data and the prompt template both count), the base weights and the seed. An edited
+argument is a new key, so a new run, trained with exactly those arguments and kept beside the others; a regenerated
+world or an edited local dataset never reuses a stale run. A run lives in ``<output_dir>/<kind>-<key>``, with
+``output_dir`` the ``TrainingArguments``' (:func:`runs_dir`: ``<cache>/lab2``). :meth:`CachedRun.train` trains it
+(:func:`train_and_save`: resume from the last checkpoint, save the result) or, when the finished run is in the cache,
+loads it and says so. :func:`train_run` does the same in one call from the profile's settings (replay, the
+instructor's run, tests), and :func:`lora_adapter_path` gives Lab 3 its starting adapter.
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import stat
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -24,7 +29,7 @@ from typing import Any
 import datasets
 import torch
 from peft import PeftModel
-from transformers import PreTrainedModel, PreTrainedTokenizerBase, Trainer
+from transformers import PreTrainedModel, PreTrainedTokenizerBase, Trainer, TrainingArguments
 
 from genai_labs.core.atomic_io import (
     build_folder_atomic,
@@ -39,24 +44,20 @@ from genai_labs.core.profiles import FineTuneConfig, LoraSettings
 from genai_labs.core.torch_runtime import quiet_transformers
 from genai_labs.generation import model_device
 from genai_labs.lab2.checkpoints import folder_bytes, last_complete_checkpoint, remove_checkpoints
-from genai_labs.lab2.finetune import (
-    RUN_KINDS,
-    build_trainer,
-    differing_arguments,
-    load_lora,
-    lora_config,
-    merge_lora,
-    state_dict_bytes,
-    training_argument_values,
-)
+from genai_labs.lab2.finetune import RUN_KINDS, build_trainer, load_lora, merge_lora, state_dict_bytes
 from genai_labs.lab2.memory import optimizer_state_bytes, peak_rss_bytes
 from genai_labs.lab2.training_data import lab2_data
 from genai_labs.models import count_parameters, load_seq2seq
 
 FINAL_DIR = "final"
 RUN_INFO_FILE = "run_info.json"
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: keyed by the trainer's own arguments and the training set's content
 LAB2_CACHE_DIR = "lab2"
+# TrainingArguments that say where and how loudly a run trains, not what it trains: left out of the key
+_PLACE_AND_DISPLAY_ARGUMENTS = (
+    "output_dir", "logging_dir", "run_name", "hub_token", "disable_tqdm", "log_level", "log_level_replica",
+)  # fmt: skip
+_RUN_FOLDER = re.compile(rf"({'|'.join(RUN_KINDS)})-[0-9a-f]{{16}}")
 
 
 @dataclass
@@ -213,9 +214,21 @@ def train_and_save(trainer: Trainer, *, method: str, base_model: PreTrainedModel
 # --------------------------------------------------------------------------------------------------
 
 
+def _stable(value: Any) -> Any:
+    """``value`` with its sets as sorted lists (peft keeps ``target_modules`` as a set, whose order changes from one
+    process to the next), so equal configs hash alike."""
+    if isinstance(value, dict):
+        return {str(k): _stable(v) for k, v in value.items()}
+    if isinstance(value, (set, frozenset)):
+        return sorted((_stable(v) for v in value), key=repr)
+    if isinstance(value, (list, tuple)):
+        return [_stable(v) for v in value]
+    return value
+
+
 def config_hash(payload: dict[str, Any]) -> str:
-    """Stable short hash of a JSON-able dict (Lab 2 cache keys)."""
-    blob = json.dumps(payload, sort_keys=True, default=str).encode()
+    """Stable short hash of a JSON-able dict (Lab 2 cache keys; sets hash in sorted order)."""
+    blob = json.dumps(_stable(payload), sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
@@ -235,18 +248,57 @@ def run_settings(kind: str, profile: Any) -> FineTuneConfig | LoraSettings:
     return profile.lab2.lora if kind == "lora" else profile.lab2.full
 
 
-def run_key(kind: str, profile: Any, base_weights: str) -> str:
-    """Cache key of one Lab 2 training run: its settings, the data selection, the base weights and the seed."""
-    cfg = profile.lab2
+def runs_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path:
+    """``<cache>/lab2``: the ``output_dir`` of Lab 2's ``TrainingArguments``; each run trains in its own subfolder."""
+    return (Path(cache_dir) if cache_dir is not None else default_cache_dir()) / LAB2_CACHE_DIR
+
+
+def dataset_hash(dataset: datasets.Dataset) -> str:
+    """SHA-256 of a dataset's content: every column of every row, in order (Lab 2 cache keys; not its name or its
+    fingerprint, so an edited or regenerated file is a new hash)."""
+    digest = hashlib.sha256(json.dumps(sorted(dataset.column_names)).encode())
+    for batch in dataset.with_format(None).iter(batch_size=1000):
+        digest.update(json.dumps(batch, sort_keys=True, default=str).encode())
+    return digest.hexdigest()[:16]
+
+
+def trainer_arguments(args: TrainingArguments) -> dict[str, Any]:
+    """The ``TrainingArguments`` a run trains with, as a JSON-able dict (its place and display settings left out)."""
+    values = args.to_dict()
+    return {name: value for name, value in values.items() if name not in _PLACE_AND_DISPLAY_ARGUMENTS}
+
+
+def _trainable_weights_hash(model: torch.nn.Module) -> str:
+    """SHA-256 over the trainable tensors (a LoRA model's adapters as initialised: their random start counts)."""
+    digest = hashlib.sha256()
+    for name, parameter in sorted(model.named_parameters()):
+        if parameter.requires_grad:
+            digest.update(name.encode())
+            digest.update(parameter.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def run_key(kind: str, trainer: Trainer, base_weights: str) -> str:
+    """Cache key of one Lab 2 run, read off the trainer that would train it: its ``TrainingArguments`` (seed and data
+    seed included), its model's LoRA config and initial adapter weights, its dropout rates, the content of its training
+    set (the tokenized prompts and targets: the data and the prompt template) and the base weights."""
+    if kind not in RUN_KINDS:
+        raise ValueError(f"kind must be one of {RUN_KINDS}, got {kind!r}.")
+    model = trainer.model
+    lora = None
+    if isinstance(model, PeftModel):
+        config = model.peft_config[model.active_adapter].to_dict()
+        lora = {k: v for k, v in config.items() if k not in ("base_model_name_or_path", "revision", "inference_mode")}
+        lora["initial_weights"] = _trainable_weights_hash(model)
     payload = {
         "format": CACHE_FORMAT,
         "kind": kind,
-        "settings": asdict(run_settings(kind, profile)),
-        "lengths": [cfg.full.max_source_length, cfg.full.max_target_length],
-        "data": [profile.dataset, profile.dataset_revision, cfg.train_every, cfg.train_first],
-        "replay_fraction": cfg.replay_fraction if kind == "replay" else None,
-        "model": [profile.model, profile.model_revision, base_weights],
-        "seed": profile.seed,
+        "arguments": trainer_arguments(trainer.args),
+        "lora": lora,
+        "dropout": sorted({round(m.p, 6) for m in model.modules() if isinstance(m, torch.nn.Dropout)}),
+        "data": dataset_hash(trainer.train_dataset),
+        "base_weights": base_weights,
+        "seed": trainer.args.seed,
     }
     return f"{kind}-{config_hash(payload)}"
 
@@ -266,22 +318,23 @@ def _publish_cached_run(info_path: Path, final: Path) -> None:
 
 @dataclass
 class CachedRun:
-    """One Lab 2 run's place in the cache: ``folder`` (``<cache>/lab2/<kind>-<hash>``) and what loading it needs."""
+    """One Lab 2 run's place in the cache: its ``trainer``, its ``key`` (:func:`run_key`) and ``folder``
+    (``<output_dir>/<key>``), and what loading it needs."""
 
     kind: str
     profile: Any
     base_model: PreTrainedModel
+    trainer: Trainer
+    key: str
     folder: Path
 
-    def train(self, trainer: Trainer, *, force: bool = False) -> TrainResult:
+    def train(self, *, force: bool = False) -> TrainResult:
         """``trainer.train()`` for this run, or the finished run loaded from the cache (printing where from).
 
-        The trainer must train into :attr:`folder` with the profile's settings (the cache key), as
-        ``training_arguments(settings, output_dir=run.folder, ...)`` gives. ``force`` retrains. One process trains a
-        run at a time (a file lock): the others wait, then load it. A finished run keeps ``final/`` and
-        ``run_info.json`` (costs and loss history), written last; its resume checkpoints are removed.
+        The trainer trains into :attr:`folder`. ``force`` retrains. One process trains a run at a time (a file lock):
+        the others wait, then load it. A finished run keeps ``final/`` and ``run_info.json`` (costs and loss history),
+        written last; its resume checkpoints are removed.
         """
-        self._check_trainer(trainer)
         if not force and (finished := self.load_finished()) is not None:
             return finished
         # one process trains a run at a time (a notebook and `genai-labs run` may ask for the same one): the others
@@ -292,7 +345,8 @@ class CachedRun:
             cached = self.load()
             if cached is not None:
                 return cached
-            result = train_and_save(trainer, method=self.kind, base_model=self.base_model)
+            self.trainer.args.output_dir = str(self.folder)  # checkpoints and final/ go to the run's own folder
+            result = train_and_save(self.trainer, method=self.kind, base_model=self.base_model)
             write_json_atomic(self.folder / RUN_INFO_FILE, {"summary": result.summary(), "history": result.history})
             remove_checkpoints(self.folder)
         return result
@@ -330,44 +384,25 @@ class CachedRun:
         )
         return result
 
-    def _check_trainer(self, trainer: Trainer) -> None:
-        """The trainer trains what the cache key describes: the profile's settings and seed, into this folder."""
-        if self.kind != "lora" and trainer.processing_class is None:
-            raise ValueError("Pass processing_class=tokenizer to the trainer: the finished model is saved with its tokenizer.")
-        settings = run_settings(self.kind, self.profile)
-        device = model_device(self.base_model)
-        expected = training_argument_values(settings, output_dir=self.folder, seed=self.profile.seed, device=device)
-        differ = differing_arguments(trainer.args, expected)
-        if isinstance(trainer.model, PeftModel):
-            peft_given = trainer.model.peft_config[trainer.model.active_adapter].to_dict()
-            peft_expected = lora_config(settings).to_dict()  # type: ignore[arg-type]
-            differ += [
-                f"LoraConfig.{k}" for k, v in peft_expected.items() if k != "base_model_name_or_path" and peft_given.get(k) != v
-            ]
-        if differ:
-            raise ValueError(
-                f"The trainer differs from the profile's {self.kind} settings this run is cached under ({', '.join(differ)}). "
-                "Build it from the profile (training_arguments(settings, output_dir=run.folder, ...), lora_config(settings)) "
-                "and change a setting through the profile instead (e.g. load_profile(lab2__lora__r=4)): the cache keeps one "
-                "run per setting."
-            )
-
 
 def cached_run(
-    kind: str,
-    profile: Any,
-    base_model: PreTrainedModel,
-    *,
-    cache_dir: str | os.PathLike[str] | None = None,
-    base_weights: str | None = None,
+    kind: str, trainer: Trainer, profile: Any, base_model: PreTrainedModel, *, base_weights: str | None = None
 ) -> CachedRun:
-    """Where the Lab 2 run ``kind`` (``full``, ``lora`` or ``replay``) of ``profile`` is cached: ``<cache>/lab2/<key>``.
+    """The Lab 2 run ``kind`` (``full``, ``lora`` or ``replay``) that ``trainer`` trains, keyed by what it holds
+    (:func:`run_key`: its arguments, LoRA config, training data's content, the base weights, the seed) and kept in
+    ``<trainer.args.output_dir>/<kind>-<key>``. Any argument edited in the notebook's cells is a new run.
 
     ``base_weights`` is :func:`weights_hash` of ``base_model`` (computed when not given).
     """
-    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    key = run_key(kind, profile, base_weights or weights_hash(base_model))
-    return CachedRun(kind=kind, profile=profile, base_model=base_model, folder=root / LAB2_CACHE_DIR / key)
+    if kind != "lora" and trainer.processing_class is None:
+        raise ValueError("Pass processing_class=tokenizer to the trainer: the finished model is saved with its tokenizer.")
+    if kind == "lora" and not isinstance(trainer.model, PeftModel):
+        raise ValueError("A lora run trains a peft model: pass get_peft_model(lora_base_copy(...), lora_config) to the trainer.")
+    key = run_key(kind, trainer, base_weights or weights_hash(base_model))
+    root = Path(trainer.args.output_dir)
+    if _RUN_FOLDER.fullmatch(root.name):  # a trainer handed over a second time already trains in its run's folder
+        root = root.parent
+    return CachedRun(kind=kind, profile=profile, base_model=base_model, trainer=trainer, key=key, folder=root / key)
 
 
 def train_run(
@@ -383,20 +418,18 @@ def train_run(
     force: bool = False,
 ) -> TrainResult:
     """Train one Lab 2 run from the profile's settings, or load it from the cache: what the notebook does step by step
-    for full fine-tuning and LoRA, in one call (the notebook's replay run, Lab 3, tests).
+    for full fine-tuning and LoRA, in one call (the notebook's replay run, Lab 3, tests). The trainer is built as the
+    notebook builds it, so an unedited notebook and this call share their runs.
 
     ``train_dataset`` is the summarization set (raw or tokenized); for ``replay`` it is the already mixed set.
     """
-    run = cached_run(kind, profile, base_model, cache_dir=cache_dir, base_weights=base_weights)
-    if not force and (finished := run.load_finished()) is not None:
-        return finished  # without building a trainer (a copy of the model) first
     cfg = profile.lab2
     trainer = build_trainer(
-        kind, base_model, tokenizer, train_dataset, run_settings(kind, profile), output_dir=run.folder, seed=profile.seed,
-        max_source_length=cfg.full.max_source_length, max_target_length=cfg.full.max_target_length,
+        kind, base_model, tokenizer, train_dataset, run_settings(kind, profile), output_dir=runs_dir(cache_dir),
+        seed=profile.seed, max_source_length=cfg.full.max_source_length, max_target_length=cfg.full.max_target_length,
         progress_bar=f"Lab 2 {kind}" if progress else None,
     )  # fmt: skip
-    return run.train(trainer, force=force)
+    return cached_run(kind, trainer, profile, base_model, base_weights=base_weights).train(force=force)
 
 
 def lora_adapter_path(profile: Any, *, cache_dir: str | os.PathLike[str] | None = None, progress: bool = False) -> Path:

@@ -18,11 +18,12 @@ from typing import Any
 import datasets
 import pandas as pd
 import torch
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
 
 from genai_labs.core.profiles import load_profile
 from genai_labs.data import load_dialogsum
-from genai_labs.generation import GenerationSettings, generate_texts, model_device
+from genai_labs.fact_check import systems_fact_table
+from genai_labs.generation import generate_texts, model_device
 from genai_labs.lab2.finetune import planned_steps, training_flops
 from genai_labs.lab2.forgetting import forgetting_table, lora_skill_accuracy
 from genai_labs.lab2.runs import TrainResult, train_run, weights_hash
@@ -36,7 +37,8 @@ from genai_labs.metrics import (
     skill_accuracy,
 )
 from genai_labs.models import load_seq2seq
-from genai_labs.prompts import build_prompt, count_tokens, training_prompt
+from genai_labs.prompts import build_prompt, count_tokens, read_limit, training_prompt
+from genai_labs.world.facts import fact_finder
 from genai_labs.world.well_formed import well_formed_share, world_grammar_applies
 
 # The course's published Lab 2 table: flan-t5-base original / fully fine-tuned ("instruct") / PEFT on the hub's
@@ -81,7 +83,7 @@ def summarize(
 ) -> list[str]:
     """Greedy summaries of ``training_prompt(dialogue)`` (Lab 2's evaluation prompt), batched."""
     return generate_texts(
-        model, tokenizer, [training_prompt(d) for d in dialogues], GenerationSettings(max_new_tokens=max_new_tokens),
+        model, tokenizer, [training_prompt(d) for d in dialogues], GenerationConfig(max_new_tokens=max_new_tokens),
         batch_size=batch_size, seed=0, progress=progress,
     )  # fmt: skip
 
@@ -112,6 +114,7 @@ class Lab2Results:
     prompt_tokens: dict[str, float]  # mean tokens of each model's test prompts
     full_vs_in_context: pd.DataFrame  # paired ROUGE differences of full fine-tuning against each in-context run
     well_formed: dict[str, float] | None  # share of well-formed summaries per model (tiny world only, else None)
+    facts: pd.DataFrame  # fact check per model (fact_check.fact_table): precision with CI, recall, all facts right
 
     def rouge1(self, name: str) -> float:
         """Mean test ROUGE-1 of a model."""
@@ -155,6 +158,19 @@ class Lab2Results:
             raise ValueError("the well-formed check is the tiny world's grammar; this profile's data is real DialogSum.")
         rouge1 = self.rouge[self.rouge.metric == "rouge1"].set_index("system")["mean"]
         return pd.DataFrame({"ROUGE-1": rouge1, "well-formed": pd.Series(self.well_formed)}).loc[list(self.well_formed)]
+
+    def results_table(self) -> pd.DataFrame:
+        """One row per model: ROUGE-1, the well-formed share (tiny world), the fact check (precision with its 95%
+        interval, recall against the references, all facts right) and the share of distinct summaries."""
+        rouge1 = self.rouge[self.rouge.metric == "rouge1"].set_index("system")["mean"]
+        names = list(self.predictions)
+        table = pd.DataFrame({"ROUGE-1": rouge1.loc[names]}, index=pd.Index(names, name="model"))
+        if self.well_formed is not None:
+            table["well-formed"] = [self.well_formed[n] for n in names]
+        facts = self.facts.loc[names, ["fact precision", "ci_low", "ci_high", "fact recall", "all facts right"]]
+        table[list(facts.columns)] = facts.to_numpy()
+        table["distinct summaries"] = [self.distinct_share[n] for n in names]
+        return table
 
     def training_table(self) -> pd.DataFrame:
         """One row per training run: steps, seconds, trainable share, optimizer state, sizes."""
@@ -215,10 +231,14 @@ class Scoreboard:
         the course's shot format (Lab 1's one-shot, or few-shot for several shots), greedy, and what that prompt costs."""
         cfg = self.profile.lab2
         style = "one_shot" if len(shots) == 1 else "few_shot"
-        builds = [build_prompt(style, d, shots=shots, tokenizer=self.tokenizer) for d in self.data.test["dialogue"]]
+        limit = read_limit(model, self.tokenizer)  # a dialogue too long for its shots is read whole, without them
+        builds = [
+            build_prompt(style, d, shots=shots, tokenizer=self.tokenizer, read_whole_up_to=limit)
+            for d in self.data.test["dialogue"]
+        ]
         self.prompt_tokens[name] = sum(b.n_tokens or 0 for b in builds) / len(builds)
         self.predictions[name] = generate_texts(
-            model, self.tokenizer, [b.text for b in builds], GenerationSettings(max_new_tokens=cfg.max_new_tokens),
+            model, self.tokenizer, [b.text for b in builds], GenerationConfig(max_new_tokens=cfg.max_new_tokens),
             batch_size=cfg.generation_batch_size, seed=0, progress=self.progress,
         )  # fmt: skip
         self.in_context.append(name)
@@ -254,6 +274,9 @@ class Scoreboard:
             prompt_tokens=dict(self.prompt_tokens),
             full_vs_in_context=pd.concat(in_context, ignore_index=True) if in_context else pd.DataFrame(),
             well_formed={name: well_formed_share(preds) for name, preds in predictions.items()} if grammar else None,
+            facts=systems_fact_table(
+                predictions, list(self.data.test["dialogue"]), fact_finder(self.profile), references, seed=self.profile.seed
+            ),
         )  # fmt: skip
 
 

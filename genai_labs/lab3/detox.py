@@ -3,35 +3,43 @@
 The course scored 11 sampled summaries once and reported a relative "improvement" whose sign flipped from run to
 run, with the reward model itself as the judge. Here every policy is measured on the same ``eval_prompts`` held-out
 prompts (200 in the tiny profile): one seeded sampled summary per prompt, from the rollout distribution, scored by
-the toxicity judge (through the package's ``evaluate`` toxicity module) and by the reward model, and checked for
-well-formedness (tiny world); and one greedy summary per prompt scored with ROUGE (through the package's ``evaluate``
-ROUGE module) against the test references. Changes against the starting policy get paired-bootstrap intervals.
+the toxicity judge (through the package's ``evaluate`` toxicity module; another classifier in the tiny profile, the
+reward's own in ``course``, as in the course) and by the reward model, and checked for well-formedness (tiny world);
+and one greedy summary per prompt scored with ROUGE (through the package's ``evaluate`` ROUGE module) against the
+test references. Changes against the starting policy get paired-bootstrap intervals. The notebook's PPO runs are
+cached under a key of what they use (:func:`cached_ppo_run`), so an edited setting trains its own run.
 """
 
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import evaluate
 import numpy as np
 import pandas as pd
 from peft import PeftModel
+from transformers import GenerationConfig
 
+from genai_labs.core.folders import default_cache_dir
 from genai_labs.core.profiles import Lab3Config, PPOConfig
 from genai_labs.core.torch_runtime import quiet_transformers
 from genai_labs.data import DialogSum, filter_by_length, load_dialogsum, split_prompts
 from genai_labs.evaluate_modules import rouge_module_path, toxicity_module_path
-from genai_labs.generation import GenerationSettings, generate_texts
-from genai_labs.lab2.runs import lora_adapter_path
-from genai_labs.lab3.ppo import Seq2SeqPPO
+from genai_labs.fact_check import FactScores, fact_scores, grouped, paired_precision_change, precision_interval
+from genai_labs.generation import generate_texts
+from genai_labs.lab2.runs import config_hash, lora_adapter_path, weights_hash
+from genai_labs.lab3.ppo import CHECKPOINT_FILE, Seq2SeqPPO
 from genai_labs.lab3.reward_model import Judge, Reward, judge_for, reward_for
 from genai_labs.lab3.value_head import use_adapter
 from genai_labs.metrics import bootstrap_ci, paired_bootstrap, rouge_differences_from_scores, toxicity_summary
 from genai_labs.models import load_seq2seq
 from genai_labs.prompts import training_prompt
+from genai_labs.world.facts import fact_finder
 from genai_labs.world.well_formed import well_formed_share, world_grammar_applies
 
 # ------------------------------------------------------------------------------------------ prompts
@@ -85,8 +93,83 @@ def starting_policy(profile: Any, base_model: Any, tokenizer: Any, *, progress: 
 
 
 def no_kl_config(ppo: PPOConfig) -> PPOConfig:
-    """The same PPO without the KL penalty: beta 0 and not adaptive; steps, seed and everything else unchanged (Lab 3)."""
+    """The same PPO without the KL penalty: beta 0 and not adaptive; steps and everything else unchanged (Lab 3)."""
     return replace(ppo, init_kl_coef=0.0, adaptive_kl=False)
+
+
+# ------------------------------------------------------------------------------------------ PPO runs in the cache
+
+LAB3_CACHE_DIR = "lab3"
+PPO_CACHE_FORMAT = 1
+
+
+def ppo_run_key(trainer: Seq2SeqPPO, prompts: Sequence[str]) -> str:
+    """Cache key of one Lab 3 PPO run, taken before its first step: the settings actually used (``trainer.config``),
+    the seed, the starting policy's weights (base, adapter, value head) and tokenizer, the reward's weights and
+    tokenizer, and the content of the prompts (a hash of the texts, never a dataset's name)."""
+    if trainer.step_count:
+        raise ValueError("ppo_run_key hashes the starting policy: take it before the first PPO step.")
+    reward = trainer.reward_fn
+    if not isinstance(reward, Reward):
+        raise TypeError(
+            f"a cached PPO run needs a lab3 Reward as reward_fn (its weights are hashed), got {type(reward).__name__}."
+        )
+    payload = {
+        "format": PPO_CACHE_FORMAT,
+        "settings": asdict(trainer.config),
+        "seed": trainer.seed,
+        "max_input_tokens": trainer.prompt_limit,
+        "policy": [weights_hash(trainer.model), weights_hash(trainer.value_head), config_hash(trainer.tokenizer.get_vocab())],
+        "reward": [reward.kind, reward.label, weights_hash(reward.model), config_hash(reward.tokenizer.get_vocab())],
+        "prompts": config_hash({"prompts": list(prompts)}),
+    }
+    return f"ppo-{config_hash(payload)}"
+
+
+@dataclass
+class CachedPPORun:
+    """One Lab 3 PPO run's place in the cache, ``<cache>/lab3/ppo-<key>`` (:func:`cached_ppo_run`): a finished run of
+    exactly these settings, start, reward and prompts is loaded into the trainer instead of trained again."""
+
+    trainer: Seq2SeqPPO
+    prompts: list[str]
+    folder: Path
+    loaded: bool = False
+
+    def load(self) -> bool:
+        """Load the run into the trainer when the cache has it (printing where from); True when it did."""
+        if not (self.folder / CHECKPOINT_FILE).is_file():
+            return False
+        self.trainer.load_checkpoint(self.folder)
+        self.loaded = True
+        print(
+            f"loaded the finished PPO run from {self.folder} ({self.trainer.step_count} steps); "
+            "delete that folder to train it again."
+        )
+        return True
+
+    def save(self) -> None:
+        """Keep the trained run (the trainer's checkpoint) in the cache, so a rerun with the same settings loads it; a
+        loaded run is left as it is."""
+        if not self.loaded:
+            self.trainer.save_checkpoint(self.folder)
+
+    def train(self, *, progress: bool = False) -> pd.DataFrame:
+        """The whole run, loaded from the cache or trained with ``trainer.train`` (the notebook's loop, in one call)
+        and saved; returns the per-step history."""
+        if not self.load():
+            self.trainer.train(self.prompts, progress=progress)
+            self.save()
+        return pd.DataFrame(self.trainer.history)
+
+
+def cached_ppo_run(
+    trainer: Seq2SeqPPO, prompts: Sequence[str], *, cache_dir: str | os.PathLike[str] | None = None
+) -> CachedPPORun:
+    """Where the PPO run of ``trainer`` on ``prompts`` is cached, ``<cache>/lab3/<ppo_run_key>`` (Lab 3; call it before
+    the first step)."""
+    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    return CachedPPORun(trainer, list(prompts), root / LAB3_CACHE_DIR / ppo_run_key(trainer, prompts))
 
 
 # ------------------------------------------------------------------------------------------ the evaluate modules
@@ -107,10 +190,10 @@ def rouge_metric() -> Any:
 # ------------------------------------------------------------------------------------------ measuring a policy
 
 
-def sampling_settings(config: Lab3Config) -> GenerationSettings:
+def sampling_settings(config: Lab3Config) -> GenerationConfig:
     """Lab 3's evaluation sampling: the rollout distribution (top_k 0, top_p 1.0, ``ppo.temperature``),
     ``eval_new_tokens`` long."""
-    return GenerationSettings(
+    return GenerationConfig(
         max_new_tokens=config.eval_new_tokens, do_sample=True, top_k=0, top_p=1.0, temperature=config.ppo.temperature
     )
 
@@ -138,7 +221,7 @@ def sampled_summaries(
 
 def greedy_summaries(policy: Any, tokenizer: Any, prompts: Sequence[str], profile: Any, *, batch_size: int = 64) -> list[str]:
     """Greedy summaries of ``prompts`` (``lab2.max_new_tokens`` long): what ROUGE scores (Lab 3)."""
-    settings = GenerationSettings(max_new_tokens=profile.lab2.max_new_tokens)
+    settings = GenerationConfig(max_new_tokens=profile.lab2.max_new_tokens)
     return generate_texts(policy, tokenizer, prompts, settings, batch_size=batch_size, progress=False)
 
 
@@ -207,6 +290,7 @@ class PolicyEvaluation:
     well_formed: float | None
     greedy: list[str]
     rouge: pd.DataFrame  # per-example F-measures, one column per ROUGE type
+    facts: FactScores  # the fact check of the sampled summaries, one unit per prompt (its samples added up)
 
     @property
     def rouge1(self) -> float:
@@ -225,8 +309,8 @@ def evaluate_policy(
     reward: Reward,
     seed: int,
 ) -> PolicyEvaluation:
-    """Measure a policy as Lab 3 compares them: judge toxicity, reward and well-formed share of its sampled summaries,
-    ROUGE (the package's ``evaluate`` module, ``use_aggregator=False``) of its greedy ones."""
+    """Measure a policy as Lab 3 compares them: judge toxicity, reward, well-formed share and fact check of its sampled
+    summaries, ROUGE (the package's ``evaluate`` module, ``use_aggregator=False``) of its greedy ones."""
     report = measure_toxicity(policy, tokenizer, prompts.eval_prompts, toxicity, profile.lab3, seed=seed)
     greedy = greedy_summaries(policy, tokenizer, prompts.eval_prompts, profile)
     scores = rouge.compute(predictions=greedy, references=prompts.eval_references, use_aggregator=False)
@@ -236,7 +320,15 @@ def evaluate_policy(
         well_formed=world_well_formed_share(profile, report.samples),
         greedy=greedy,
         rouge=pd.DataFrame(scores),
+        facts=sampled_facts(profile, prompts, report),
     )
+
+
+def sampled_facts(profile: Any, prompts: PromptSets, report: ToxicityReport) -> FactScores:
+    """The fact check of every sampled summary against its dialogue, added up per prompt (Lab 3's comparisons)."""
+    k = len(report.samples) // len(prompts.eval_dialogues)
+    dialogues = [d for d in prompts.eval_dialogues for _ in range(k)]
+    return grouped(fact_scores(report.samples, dialogues, fact_finder(profile)), k)
 
 
 # ------------------------------------------------------------------------------------------ tables
@@ -270,12 +362,16 @@ def comparison_table(
             "ROUGE-1 (greedy)": _ci_text(*bootstrap_ci(rouge1, resamples=resamples, seed=seed)),
             "ROUGE-1 change vs start": "",
             "well-formed (sampled)": None if evaluation.well_formed is None else round(evaluation.well_formed, 3),
+            "fact precision (sampled)": _ci_text(*precision_interval(evaluation.facts, resamples=resamples, seed=seed)),
+            "fact precision change vs start": "",
         }
         if history is not None:
             change = paired_bootstrap(tox, start.toxicity.probabilities, resamples=resamples, seed=seed)
             row["P(hate) change vs start"] = _ci_text(change["diff"], change["low"], change["high"], signed=True)
             diff = paired_bootstrap(rouge1, start.rouge["rouge1"].to_numpy(), resamples=resamples, seed=seed)
             row["ROUGE-1 change vs start"] = _ci_text(diff["diff"], diff["low"], diff["high"], signed=True)
+            facts = paired_precision_change(start.facts, evaluation.facts, resamples=resamples, seed=seed)
+            row["fact precision change vs start"] = _ci_text(facts["diff"], facts["low"], facts["high"], signed=True)
         rows[name] = row
     table = pd.DataFrame(rows).T
     if all(value is None for value in table["well-formed (sampled)"]):
@@ -366,9 +462,10 @@ def detoxify(
     """Lab 3 end to end: reward model, judge, policy from Lab 2, its measurements, PPO, the same measurements after;
     with ``no_kl`` a second PPO run without the KL penalty from the same start, same steps and seed.
 
-    ``seed`` (default ``profile.seed``) drives PPO and the evaluation sampling; the starting adapter and the reward
-    model stay those of the profile's seed. ``reward`` reuses a reward another run of the same profile trained
-    (tests running several seeds); by default it is trained or loaded here (:func:`reward_model.reward_for`).
+    ``seed`` (default ``profile.seed``, the one seed) drives PPO and the evaluation sampling; the starting adapter and
+    the reward model stay those of the profile's seed. PPO runs here are trained, never taken from the cache.
+    ``reward`` reuses a reward another run of the same profile trained (tests running several seeds); by default it
+    is trained or loaded here (:func:`reward_model.reward_for`).
     """
     seed = profile.seed if seed is None else seed
     config = profile.lab3
@@ -384,7 +481,7 @@ def detoxify(
 
     def ppo(ppo_config: PPOConfig) -> tuple[PolicyEvaluation, pd.DataFrame]:
         policy = starting_policy(profile, base_model, tokenizer, progress=progress)
-        history = Seq2SeqPPO(policy, tokenizer, reward, replace(ppo_config, seed=seed)).train(prompts.train, progress=progress)
+        history = Seq2SeqPPO(policy, tokenizer, reward, ppo_config, seed=seed).train(prompts.train, progress=progress)
         return measure(policy), history
 
     start = measure(starting_policy(profile, base_model, tokenizer, progress=progress))

@@ -5,18 +5,21 @@ uses this re-implementation of the classic recipe (Ziegler et al. 2019, as the o
 
 * prompts are never truncated: one longer than the policy's context raises
   :class:`~genai_labs.generation.PromptTooLongError` (as ``generate_texts`` does), before the first step;
-* rollout: sampled summaries (``do_sample``, ``top_k=0``, ``top_p=1``, ``temperature``) of a length drawn uniformly
-  from ``[response_length_min, response_length_max)``. Every log-probability (policy, old policy, reference) and the
-  entropy are those of the distribution the rollout sampled from, ``softmax(logits / temperature)``, as trl computes
-  them (``selective_log_softmax(logits, index, temperature)``); at the course's temperature 1.0 that is the model's
-  own distribution;
+* rollout (:meth:`Seq2SeqPPO.rollout`): sampled summaries (``do_sample``, ``temperature``, eos banned for the first
+  ``min_new_tokens``) of a length drawn uniformly from ``[response_length_min, response_length_max)``. Every
+  log-probability (policy, old policy, reference) and the entropy are those of the distribution the rollout sampled
+  from (:func:`sampling_logits`: ``softmax(logits / temperature)`` with the same eos ban), so PPO optimises what it
+  samples; ``top_k`` / ``top_p`` cuts, which would change it, are refused by ``PPOConfig``. At the course's
+  temperature 1.0 that is the model's own distribution;
 * reward: ``reward_fn(prompts, responses)`` scores each summary (the lab: a reward model's scalar, or the
-  hate-speech classifier's ``nothate`` logit), added at the last response token, plus a per-token KL penalty
-  ``-beta (log pi - log pi_ref)`` against the frozen reference adapter;
-* GAE advantages (whitened), clipped policy and value losses, ``ppo_epochs`` x shuffled minibatches, gradient
-  clipping, adaptive (or fixed) KL coefficient.
+  hate-speech classifier's ``nothate`` logit);
+* update (:meth:`Seq2SeqPPO.update`): the score added at the last response token plus a per-token KL penalty
+  ``-beta (log pi - log pi_ref)`` against the frozen reference adapter, GAE advantages (whitened), clipped policy
+  and value losses, ``ppo_epochs`` x shuffled minibatches, gradient clipping, adaptive (or fixed) KL coefficient.
 
-The math lives in small pure functions (tested in ``tests/test_ppo.py``); :class:`Seq2SeqPPO` wires them. Where trl
+:meth:`Seq2SeqPPO.step` is rollout, reward, update on one batch, and :meth:`Seq2SeqPPO.train` loops over steps
+(tests, instructor runs); the notebook writes the same loop out. The math lives in small pure functions (tested in
+``tests/test_ppo.py``); :class:`Seq2SeqPPO` wires them. Where trl
 has a public helper that does exactly what a hand-written function did, it is used instead: the log-probability of
 each chosen token and the entropy from logits (``trl.trainer.utils``). Dropout is not one of them (see
 :class:`Seq2SeqPPO`).
@@ -245,15 +248,19 @@ class Rollout:
 
     ``decoder_ids`` is ``(B, 1 + T)``: the decoder start token followed by the response tokens (pad after the end);
     ``response_mask`` ``(B, T)`` marks real response tokens (up to and including the first eos, within the sampled
-    length).
+    length). ``min_new_tokens``: eos was banned at the first that many positions (scoring bans it too).
     """
 
+    prompts: list[str]
     input_ids: torch.Tensor
     attention_mask: torch.Tensor
     decoder_ids: torch.Tensor
     response_mask: torch.Tensor
     responses: list[str]
     lengths: torch.Tensor  # the sampled length budget of each response
+    min_new_tokens: int = 0
+    seconds: float = 0.0  # how long sampling took
+    finished_at: float = 0.0  # time.perf_counter() when it was done (the update times the reward from there)
 
     @property
     def response_ids(self) -> torch.Tensor:
@@ -278,6 +285,69 @@ def response_mask_from_ids(response_ids: torch.Tensor, eos_token_id: int | None,
     return mask.long()
 
 
+def sampling_logits(
+    logits: torch.Tensor,
+    temperature: float = 1.0,
+    *,
+    min_new_tokens: int = 0,
+    eos_token_id: int | None = None,
+    suppress_tokens: Sequence[int] = (),
+) -> torch.Tensor:
+    """Lab 3: the logits of the distribution the rollout samples from, ``(B, T, V)`` float32: ``logits / temperature``
+    with eos banned at the first ``min_new_tokens`` response positions (``generate``'s ``min_new_tokens``) and the
+    model's ``generation_config.suppress_tokens`` (if any) banned everywhere.
+
+    ``generate`` bans a token with ``-inf``; here the float32 minimum stands in, which gives it the same probability 0
+    (``exp`` underflows) and keeps the entropy finite.
+    """
+    scaled = logits.float() / temperature
+    banned = torch.finfo(scaled.dtype).min
+    if (min_new_tokens > 0 and eos_token_id is not None) or suppress_tokens:
+        scaled = scaled.clone()
+    if min_new_tokens > 0 and eos_token_id is not None:
+        scaled[:, :min_new_tokens, eos_token_id] = banned
+    if suppress_tokens:
+        scaled[..., list(suppress_tokens)] = banned
+    return scaled
+
+
+# generation_config fields whose logits processors PPO's scoring does not apply, with the value that switches each off
+# (Lab 3: the rollout would sample from a distribution PPO does not optimise, so a policy setting one is refused)
+UNSCORED_GENERATION_FIELDS: dict[str, Any] = {
+    "begin_suppress_tokens": None,
+    "bad_words_ids": None,
+    "sequence_bias": None,
+    "no_repeat_ngram_size": 0,
+    "encoder_no_repeat_ngram_size": 0,
+    "encoder_repetition_penalty": 1.0,
+    "min_length": 0,
+    "forced_bos_token_id": None,
+    "forced_eos_token_id": None,
+    "exponential_decay_length_penalty": None,
+    "min_p": None,
+    "typical_p": 1.0,
+    "epsilon_cutoff": 0.0,
+    "eta_cutoff": 0.0,
+    "top_h": None,
+    "watermarking_config": None,
+}
+
+
+def check_rollout_generation_config(generation_config: Any) -> None:
+    """Lab 3: raise ``ValueError`` naming each field of the policy's ``generation_config`` that would make the rollout
+    sample from a distribution PPO does not score (:data:`UNSCORED_GENERATION_FIELDS`), with the fix."""
+    set_fields = [
+        f"{name}={value!r}"
+        for name, off in UNSCORED_GENERATION_FIELDS.items()
+        if (value := getattr(generation_config, name, None)) is not None and value != off
+    ]
+    if set_fields:
+        raise ValueError(
+            f"The policy's generation_config sets {', '.join(set_fields)}: the rollout would sample from a distribution "
+            "PPO's log-probabilities do not score. Unset them before PPO (model.generation_config.<field> = None)."
+        )
+
+
 def policy_forward(
     model: nn.Module,
     value_head: nn.Module,
@@ -286,13 +356,17 @@ def policy_forward(
     decoder_ids: torch.Tensor,
     response_mask: torch.Tensor,
     temperature: float = 1.0,
+    *,
+    min_new_tokens: int = 0,
+    eos_token_id: int | None = None,
+    suppress_tokens: Sequence[int] = (),
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Lab 3: teacher-forced pass over ``decoder_ids``; returns ``(logprobs, values, logits)`` per response token.
 
     Position t's logits (after decoder token t) score response token t+1, and the value is taken at the same
     state, so all outputs are aligned with ``decoder_ids[:, 1:]`` (shape ``(B, T)``; logits ``(B, T, V)``).
-    ``logprobs`` are those of the sampling distribution ``softmax(logits / temperature)`` (trl's
-    ``selective_log_softmax``, in float32); ``logits`` are returned as the model gave them.
+    ``logprobs`` are those of the sampling distribution (:func:`sampling_logits`, through trl's
+    ``selective_log_softmax``); ``logits`` are returned as the model gave them.
     """
     decoder_mask = torch.cat([torch.ones_like(response_mask[:, :1]), response_mask[:, :-1]], dim=1)
     out = model(
@@ -305,7 +379,10 @@ def policy_forward(
     )
     logits = out.logits
     values = value_head(out.decoder_hidden_states[-1])
-    return selective_log_softmax(logits.float(), decoder_ids[:, 1:], temperature=temperature), values, logits
+    processed = sampling_logits(
+        logits, temperature, min_new_tokens=min_new_tokens, eos_token_id=eos_token_id, suppress_tokens=suppress_tokens
+    )
+    return selective_log_softmax(processed, decoder_ids[:, 1:]), values, logits
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -358,9 +435,14 @@ class Seq2SeqPPO:
     ``model`` is a ``PeftModel`` over ``T5ForConditionalGeneration``; its active adapter is trained. A frozen copy of
     that adapter is added as ``reference_adapter`` (the reference policy) unless it already exists.
     ``reward_fn(prompts, responses)`` returns one score per response. With ``config.disable_dropout`` the policy's
-    dropout is switched off (in place), as trl does. Constructing the trainer seeds torch with
-    ``config.seed`` (like the old trl ``PPOTrainer``). Prompts longer than ``max_input_tokens`` (default: the
-    tokenizer's ``model_max_length``) raise :class:`~genai_labs.generation.PromptTooLongError`; none is truncated.
+    dropout is switched off (in place), as trl does. ``seed`` is the profile's (``profile.seed``): constructing the
+    trainer seeds torch with it (like the old trl ``PPOTrainer``), and it orders the prompts and minibatches.
+    Prompts longer than ``max_input_tokens`` (default: the tokenizer's ``model_max_length``) raise
+    :class:`~genai_labs.generation.PromptTooLongError`; none is truncated. A policy whose ``generation_config`` adds
+    a logits processor the scoring does not apply is refused (:func:`check_rollout_generation_config`); its
+    ``suppress_tokens`` are scored as ``generate`` applies them.
+
+    One step is :meth:`rollout`, the reward, :meth:`update` (:meth:`step`); :meth:`train` loops over steps.
     """
 
     def __init__(
@@ -370,16 +452,18 @@ class Seq2SeqPPO:
         reward_fn: RewardFn,
         config: PPOConfig,
         *,
+        seed: int,
         value_head: ValueHead | None = None,
         reference_adapter: str = REFERENCE_ADAPTER,
         max_input_tokens: int | None = None,
         prompt_column: str = "query",
     ) -> None:
-        torch.manual_seed(config.seed)
+        torch.manual_seed(seed)
         self.model = model
         self.tokenizer = tokenizer
         self.reward_fn = reward_fn
         self.config = config
+        self.seed = seed
         self.prompt_limit = context_limit(tokenizer, max_input_tokens)
         self.prompt_column = prompt_column
         self.device = next(model.parameters()).device
@@ -400,10 +484,12 @@ class Seq2SeqPPO:
         params = [p for p in model.parameters() if p.requires_grad] + list(self.value_head.parameters())
         self.optimizer = torch.optim.Adam(params, lr=config.learning_rate)
         self.kl_ctl = kl_controller_from_config(config)
-        self.generator = torch.Generator().manual_seed(config.seed)
+        self.generator = torch.Generator().manual_seed(seed)
         self.step_count = 0
         self.history: list[dict[str, float]] = []
         gen_cfg = model.generation_config
+        check_rollout_generation_config(gen_cfg)
+        self.suppress_tokens = tuple(gen_cfg.suppress_tokens or ())  # generate bans them; the scoring bans them too
         self.eos_token_id = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else gen_cfg.eos_token_id
         self.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else gen_cfg.pad_token_id
 
@@ -421,12 +507,13 @@ class Seq2SeqPPO:
         return enc["input_ids"].to(self.device), enc["attention_mask"].to(self.device)
 
     @torch.no_grad()
-    def generate(self, prompts: Sequence[str], lengths: torch.Tensor | None = None) -> Rollout:
+    def rollout(self, prompts: Sequence[str], lengths: torch.Tensor | None = None) -> Rollout:
         """Lab 3: sample one response per prompt from the current policy (eval mode, seeded by torch's RNG).
 
         Lengths are drawn from the length sampler unless given; a batch is generated to the longest budget and
         each response is cut at its own budget (same distribution as generating each one separately).
         """
+        started = time.perf_counter()
         cfg = self.config
         prompts = list(prompts)
         if lengths is None:
@@ -434,17 +521,18 @@ class Seq2SeqPPO:
         input_ids, attention_mask = self._encode(prompts)
         self.model.eval()
         max_new = int(lengths.max())
+        min_new = min(cfg.min_new_tokens, int(lengths.min()))
         out = self.model.generate(
             input_ids=input_ids,
             attention_mask=attention_mask,
             do_sample=True,
-            top_k=cfg.top_k,
-            top_p=cfg.top_p,
-            temperature=cfg.temperature,  # the log-probabilities below use the same temperature
+            top_k=cfg.top_k,  # 0 (PPOConfig refuses another): no cut the scoring would not make
+            top_p=cfg.top_p,  # 1.0, likewise
+            temperature=cfg.temperature,  # the log-probabilities (sampling_logits) use the same temperature
             num_beams=1,
             repetition_penalty=1.0,
             max_new_tokens=max_new,
-            min_new_tokens=min(cfg.min_new_tokens, int(lengths.min())),
+            min_new_tokens=min_new,  # eos banned so long; the log-probabilities ban it too
             eos_token_id=self.eos_token_id,
             pad_token_id=self.pad_token_id,
         )
@@ -455,22 +543,38 @@ class Seq2SeqPPO:
         mask = mask[:, :width]
         decoder_ids = torch.cat([out[:, :1], response_ids], dim=1)
         texts = self.tokenizer.batch_decode(response_ids, skip_special_tokens=True)
-        return Rollout(input_ids, attention_mask, decoder_ids, mask, texts, lengths)
+        return Rollout(
+            prompts=prompts,
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            decoder_ids=decoder_ids,
+            response_mask=mask,
+            responses=texts,
+            lengths=lengths,
+            min_new_tokens=min_new,
+            seconds=time.perf_counter() - started,
+            finished_at=time.perf_counter(),
+        )
 
     # -- one PPO step --------------------------------------------------------------------------------------------
 
     def step(self, prompts: Sequence[str]) -> dict[str, float]:
-        """Lab 3: rollout + scoring + PPO optimisation on one batch of prompts; returns the step's statistics."""
+        """Lab 3: one PPO step on a batch of prompts, :meth:`rollout`, ``reward_fn``, :meth:`update` (what the
+        notebook's loop writes out); returns the step's statistics."""
+        roll = self.rollout(prompts)
+        return self.update(roll, self.reward_fn(roll.prompts, roll.responses))
+
+    def update(self, roll: Rollout, scores: Any) -> dict[str, float]:
+        """Lab 3: one PPO update from a rollout and its ``scores`` (one per response): the per-token KL-penalised
+        rewards, GAE advantages, ``ppo_epochs`` passes of clipped policy and value losses over shuffled minibatches,
+        then beta's update. Returns the step's statistics (also appended to :attr:`history`); ``time_scoring_s`` is the
+        time from the rollout's end to this call, the reward's when the reward runs in between."""
         cfg = self.config
-        prompts = list(prompts)
-        t0 = time.perf_counter()
-        roll = self.generate(prompts)
-        t1 = time.perf_counter()
-        scores = torch.as_tensor(self.reward_fn(prompts, roll.responses), dtype=torch.float32)
-        scores = scores.detach().reshape(-1).to(self.device)
-        if scores.shape[0] != len(prompts):
-            raise ValueError(f"reward_fn returned {scores.shape[0]} scores for {len(prompts)} prompts.")
-        t2 = time.perf_counter()
+        started = time.perf_counter()
+        scoring_seconds = started - roll.finished_at
+        scores = torch.as_tensor(scores, dtype=torch.float32).detach().reshape(-1).to(self.device)
+        if scores.shape[0] != len(roll.prompts):
+            raise ValueError(f"{scores.shape[0]} scores for {len(roll.prompts)} responses: give one score per response.")
 
         mask = roll.response_mask
         beta = self.kl_ctl.value
@@ -484,27 +588,27 @@ class Seq2SeqPPO:
                 advantages = whiten(advantages, mask)
 
         train_stats = self._optimize(roll, old_logprobs, old_values * mask, advantages, returns)
-        t3 = time.perf_counter()
 
         kl_per_seq = kl.sum(1)
         total_reward = rewards.sum(1)
-        self.kl_ctl.update(float(kl_per_seq.mean()), len(prompts))
+        n = len(roll.prompts)
+        self.kl_ctl.update(float(kl_per_seq.mean()), n)
         self.step_count += 1
         stats = {
             "step": float(self.step_count),
             "score_mean": float(scores.mean()),
-            "score_std": float(scores.std()) if len(prompts) > 1 else 0.0,
+            "score_std": float(scores.std()) if n > 1 else 0.0,
             "reward_total_mean": float(total_reward.mean()),
-            "reward_total_std": float(total_reward.std()) if len(prompts) > 1 else 0.0,
+            "reward_total_std": float(total_reward.std()) if n > 1 else 0.0,
             "kl_ref": float(kl_per_seq.mean()),
             "beta": float(beta),
             "entropy": float(entropy),
             **train_stats,
             "lr": float(self.optimizer.param_groups[0]["lr"]),
             "response_length_mean": float(mask.sum(1).float().mean()),
-            "time_rollout_s": t1 - t0,
-            "time_scoring_s": t2 - t1,
-            "time_optimization_s": t3 - t2,
+            "time_rollout_s": roll.seconds,
+            "time_scoring_s": scoring_seconds,
+            "time_optimization_s": time.perf_counter() - started,
         }
         self.history.append(stats)
         return stats
@@ -526,10 +630,20 @@ class Seq2SeqPPO:
                 roll.decoder_ids[part],
                 roll.response_mask[part],
                 self.config.temperature,
+                min_new_tokens=roll.min_new_tokens,
+                eos_token_id=self.eos_token_id,
+                suppress_tokens=self.suppress_tokens,
             )
             logprobs.append(lp)
             values.append(v)
-            entropy = entropy_from_logits(logits.float() / self.config.temperature)  # of the sampling distribution
+            processed = sampling_logits(
+                logits,
+                self.config.temperature,
+                min_new_tokens=roll.min_new_tokens,
+                eos_token_id=self.eos_token_id,
+                suppress_tokens=self.suppress_tokens,
+            )
+            entropy = entropy_from_logits(processed)  # of the sampling distribution
             entropy_sum += (entropy * roll.response_mask[part]).sum()
         entropy = entropy_sum / roll.response_mask.sum().clamp(min=1)
         return torch.cat(logprobs), torch.cat(values), entropy
@@ -563,6 +677,9 @@ class Seq2SeqPPO:
                     roll.decoder_ids[idx],
                     m,
                     cfg.temperature,
+                    min_new_tokens=roll.min_new_tokens,
+                    eos_token_id=self.eos_token_id,
+                    suppress_tokens=self.suppress_tokens,
                 )
                 pg_loss, clipfrac = clipped_policy_loss(logprobs, old_logprobs[idx], advantages[idx], m, cfg.cliprange)
                 vf_loss, vf_clipfrac = clipped_value_loss(values, old_values[idx], returns[idx], m, cfg.cliprange_value)
@@ -590,7 +707,7 @@ class Seq2SeqPPO:
         out: list[str] = []
         for pos in range(step * bs, (step + 1) * bs):
             epoch, i = divmod(pos, n)
-            perm = torch.randperm(n, generator=torch.Generator().manual_seed(self.config.seed + 7919 * epoch))
+            perm = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed + 7919 * epoch))
             out.append(prompts[int(perm[i])])
         return out
 
@@ -653,6 +770,7 @@ class Seq2SeqPPO:
             "rng": _rng_state(self.generator),
             "history": list(self.history),
             "config": asdict(self.config),
+            "seed": self.seed,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -693,11 +811,13 @@ class Seq2SeqPPO:
 
 
 __all__ = [
+    "UNSCORED_GENERATION_FIELDS",
     "AdaptiveKLController",
     "FixedKLController",
     "Rollout",
     "Seq2SeqPPO",
     "approx_kl",
+    "check_rollout_generation_config",
     "clipped_policy_loss",
     "clipped_value_loss",
     "compute_gae",
@@ -708,5 +828,6 @@ __all__ = [
     "policy_forward",
     "response_mask_from_ids",
     "sample_response_lengths",
+    "sampling_logits",
     "whiten",
 ]

@@ -1,20 +1,22 @@
-"""Lab 3's reward: a reward model trained on human preference pairs with trl's ``RewardTrainer`` (tiny profile), or
-the course's hate-speech classifier's ``nothate`` logit (``course``/``laptop``), and the toxicity judge.
+"""Lab 3's reward: a reward model trained on preference pairs with trl's ``RewardTrainer`` (tiny profile), or the
+course's hate-speech classifier's ``nothate`` logit (``course``/``laptop``), and the toxicity judge.
 
 The lectures build the reward model from *preferences*: for one prompt, labelers prefer one completion to another,
 and a model with one scalar output learns to score the preferred one higher (the Bradley-Terry loss
-``-log sigmoid(r(chosen) - r(rejected))``, which trl's ``RewardTrainer`` implements). In the tiny world the pairs
-are ``data/world/preferences.jsonl`` (``world.preferences``); the model is the toxicity classifier's tiny RoBERTa
-shape with one output (``toxicity_classifier.tiny_roberta_config``) and its own byte-level BPE tokenizer, trained on
-the summary alone: it never sees the dialogue.
+``-log sigmoid(r(chosen) - r(rejected))``, which trl's ``RewardTrainer`` implements). In the tiny world no person
+labels anything: the pairs are preferences the world's rules state (an insult reported neutrally or left out over one
+repeated; a fluent summary over the same one garbled), ``data/world/preferences.jsonl`` (``world.preferences``). The
+model is the toxicity classifier's tiny RoBERTa shape with one output (``toxicity_classifier.tiny_roberta_config``)
+and its own byte-level BPE tokenizer, trained on the summary alone: it never sees the dialogue.
 
 trl's ``RewardTrainer`` appends the tokenizer's eos token to every chosen and rejected text before tokenizing it
 (``RewardConfig`` has no switch for that), so the model learned its scores on ``text + eos``;
 :func:`reward_scores` scores a summary the same way, or PPO would be rewarded by a model reading inputs it never
 saw.
 
-The judge of toxicity is a different model on different data: the hate/nothate classifier (tiny: the world's, trained
-on labeled texts; course: ``facebook/roberta-hate-speech-dynabench-r4-target``, which there is also the reward).
+The judge of toxicity is the hate/nothate classifier: in the tiny profile a different model on different data (the
+world's, trained on labeled texts); in ``course`` ``facebook/roberta-hate-speech-dynabench-r4-target``, which there is
+also the reward, so the judge is not independent of what PPO optimised.
 """
 
 from __future__ import annotations
@@ -33,7 +35,6 @@ from trl import RewardConfig, RewardTrainer
 from genai_labs.core.profiles import Lab3Config
 from genai_labs.core.sources import WORLD_DATASET
 from genai_labs.core.torch_runtime import quiet_transformers
-from genai_labs.core.validation import ConfigError
 from genai_labs.data import load_toxicity_texts
 from genai_labs.metrics import classifier_logits, label_logits
 from genai_labs.models import load_reward_model
@@ -104,7 +105,8 @@ def fresh_reward_model(
 
 
 def reward_config(config: Lab3Config, *, seed: int, output_dir: str, device: str = "cpu", progress: bool = False) -> RewardConfig:
-    """The ``RewardConfig`` Lab 3's notebook spells out, from the profile's settings (tests, ``detox.detoxify``)."""
+    """The ``RewardConfig`` Lab 3's notebook spells out, from the profile's settings (tests, ``detox.detoxify``; the
+    notebook's own cell is used as it stands)."""
     return RewardConfig(
         output_dir=output_dir,
         num_train_epochs=config.reward_train_epochs,
@@ -123,53 +125,6 @@ def reward_config(config: Lab3Config, *, seed: int, output_dir: str, device: str
         logging_steps=50,
         disable_tqdm=not progress,
     )
-
-
-# The arguments the notebook's RewardConfig must share with reward_config (the rest is bookkeeping).
-CHECKED_ARGUMENTS = (
-    "num_train_epochs",
-    "per_device_train_batch_size",
-    "learning_rate",
-    "lr_scheduler_type",
-    "warmup_steps",
-    "max_length",
-    "disable_dropout",
-    "center_rewards_coefficient",
-    "bf16",
-    "fp16",
-    "activation_checkpointing",
-    "seed",
-    "weight_decay",
-    "optim",
-)
-
-
-# How to change each profile-backed argument (the rest are fixed by the lab: use the value in the message).
-PROFILE_FIELDS = {
-    "num_train_epochs": "load_profile(lab3__reward_train_epochs=...)",
-    "per_device_train_batch_size": "load_profile(lab3__reward_batch_size=...)",
-    "learning_rate": "load_profile(lab3__reward_learning_rate=...)",
-    "seed": "load_profile(seed=...); RewardConfig and preference_reward both take profile.seed",
-}
-
-
-def check_reward_config(args: RewardConfig, config: Lab3Config, *, seed: int) -> None:
-    """Raise ``ConfigError`` naming each argument where ``args`` trains otherwise than the profile says, with its fix
-    (Lab 3's notebook: its figures are the profile's, so a changed setting goes through the profile, e.g.
-    ``load_profile(lab3__reward_learning_rate=3e-4)``)."""
-    expected = reward_config(config, seed=seed, output_dir=args.output_dir)
-    differences = [
-        f"{name}={getattr(args, name)!r} (profile: {getattr(expected, name)!r}; "
-        f"{PROFILE_FIELDS.get(name, 'this lab fixes it: pass the profile value')})"
-        for name in CHECKED_ARGUMENTS
-        if getattr(args, name) != getattr(expected, name)
-    ]
-    if differences:
-        raise ConfigError(
-            "This RewardConfig differs from the profile's: "
-            + "; ".join(differences)
-            + ". Change the profile instead of the RewardConfig, so the lab's figures say what ran."
-        )
 
 
 def reward_scores(model: Any, tokenizer: Any, texts: Sequence[str], *, batch_size: int = 64) -> torch.Tensor:
@@ -234,17 +189,19 @@ class Reward:
         return pd.DataFrame({"summary": list(texts), "reward": self.score(texts).numpy()})
 
 
-def preference_reward(trainer: RewardTrainer, pairs: PreferencePairs, config: Lab3Config, *, seed: int) -> Reward:
+def preference_reward(trainer: RewardTrainer, pairs: PreferencePairs) -> Reward:
     """The reward model ``trainer`` trained (Lab 3's notebook, after ``trainer.train()``), scored on the held-out pairs.
 
-    Checks first that the trainer's ``RewardConfig`` is the profile's (:func:`check_reward_config`).
+    Its ``RewardConfig`` is used as it is (an edited one trains what it says); ``origin`` names the main arguments.
     """
-    check_reward_config(trainer.args, config, seed=seed)
-    model, tokenizer = trainer.model.eval(), trainer.processing_class
+    model, tokenizer, args = trainer.model.eval(), trainer.processing_class, trainer.args
     return Reward(
         model,
         tokenizer,
-        origin=f"trained here with trl's RewardTrainer on {len(pairs.train)} preference pairs",
+        origin=(
+            f"trained here with trl's RewardTrainer on {len(pairs.train)} preference pairs ({args.num_train_epochs:g} "
+            f"epochs, learning rate {args.learning_rate:g}, batch {args.per_device_train_batch_size}, seed {args.seed})"
+        ),
         kind="preferences",
         pair_table=pair_accuracy(model, tokenizer, pairs.test),
     )
@@ -259,7 +216,7 @@ def train_preference_reward(profile: Any, *, pairs: PreferencePairs | None = Non
         trainer = RewardTrainer(model=model, args=args, train_dataset=pairs.train, processing_class=tokenizer)
         with quiet_transformers():
             trainer.train()
-    return preference_reward(trainer, pairs, profile.lab3, seed=profile.seed)
+    return preference_reward(trainer, pairs)
 
 
 def classifier_reward(profile: Any) -> Reward:
