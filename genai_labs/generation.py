@@ -180,7 +180,7 @@ def generate_texts(
         generation_config.num_return_sequences = samples_per_prompt
     if not prompts:
         return []
-    lengths = [len(ids) for ids in tokenizer(prompts, verbose=False)["input_ids"]]  # no too-long warning: we raise
+    lengths = [len(ids) for ids in tokenizer(prompts, verbose=False)["input_ids"]]  # checked below, not by the tokenizer
     check_prompt_lengths(lengths, read_limit(model, tokenizer, max_input_tokens))
     warn_long_prompts(lengths, tokenizer, max_input_tokens)
     device = model_device(model)

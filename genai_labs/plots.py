@@ -40,13 +40,17 @@ def plot_curves(history: pd.DataFrame, columns: Sequence[str], *, x: str = "step
 
 
 class LivePlot:
-    """A figure that redraws after every training step in a notebook (Lab 3's PPO curves).
+    """A figure that redraws as training goes in a notebook (Lab 3's PPO curves).
 
     Call it as a step callback ``live(stats, trainer)``; ``extra`` maps a column name to a function of the
-    trainer that supplies more per-step values (e.g. the batch's mean toxicity).
+    trainer that supplies more per-step values (e.g. the batch's mean toxicity). It redraws every ``every`` steps
+    (a redraw costs about a second on a small CPU) and whenever :meth:`show` is called.
     """
 
-    def __init__(self, columns: Sequence[str], *, extra: dict[str, Any] | None = None, title: str = "") -> None:
+    def __init__(self, columns: Sequence[str], *, extra: dict[str, Any] | None = None, title: str = "", every: int = 1) -> None:
+        if every < 1:
+            raise ValueError(f"every must be 1 or more steps between redraws, got {every}.")
+        self.every = every
         self.columns = list(columns)
         self.extra = dict(extra or {})
         self.rows: list[dict[str, float]] = []
@@ -60,6 +64,12 @@ class LivePlot:
         row = {"step": len(self.rows) + 1, **stats}
         row.update({name: float(supplier(trainer)) for name, supplier in self.extra.items()})
         self.rows.append(row)
+        if len(self.rows) % self.every == 0:
+            self.show()
+        return False
+
+    def show(self) -> None:
+        """Redraw the curves of every step so far."""
         history = pd.DataFrame(self.rows)
         for ax in self.axes:
             ax.clear()
@@ -68,4 +78,3 @@ class LivePlot:
             self._handle = display(self.figure, display_id=True)
         else:
             self._handle.update(self.figure)
-        return False

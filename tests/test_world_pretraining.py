@@ -157,33 +157,39 @@ def test_an_interrupted_pretraining_resumes_to_the_same_weights(corpus, tokenize
     class Interrupted(Exception):
         pass
 
-    def stop_at_step_5(model) -> float:
-        calls.append(1)
-        if len(calls) == 5:
-            raise Interrupted
-        return 0.0
+    def stop_at(step: int):
+        def probe(model) -> float:
+            calls.append(1)
+            if len(calls) == step:
+                raise Interrupted
+            return 0.0
 
-    calls: list[int] = []
-    first_try = build_tiny_t5(tokenizer, arch, seed=0)
-    with pytest.raises(Interrupted):
-        pretrain_t5(
-            first_try,
-            tokenizer,
-            corpus,
-            config,
-            progress=False,
-            checkpoint_dir=tmp_path,
-            recipe="r",
-            probe=stop_at_step_5,
-            probe_every=1,
-        )
-    resumed = build_tiny_t5(tokenizer, arch, seed=0)
-    again = pretrain_t5(resumed, tokenizer, corpus, config, progress=False, checkpoint_dir=tmp_path, recipe="r")
-    assert again.losses == history.losses and len(again.losses) == 7
-    assert all(torch.equal(a, b) for a, b in zip(whole.state_dict().values(), resumed.state_dict().values()))
+        return probe
+
+    # stopped at step 3: resumes mid-phase from step 2 (optimizer and schedule restored); stopped at step 5: from the
+    # end of phase 1 (step 4), the next phase starting afresh
+    for stop, folder in ((3, tmp_path / "mid-phase"), (5, tmp_path / "phase-end")):
+        calls: list[int] = []
+        first_try = build_tiny_t5(tokenizer, arch, seed=0)
+        with pytest.raises(Interrupted):
+            pretrain_t5(
+                first_try, tokenizer, corpus, config, progress=False, checkpoint_dir=folder, recipe="r", probe=stop_at(stop),
+                probe_every=1,
+            )  # fmt: skip
+        assert len(calls) == stop and (folder / "pretraining-checkpoint.pt").is_file()
+        resumed = build_tiny_t5(tokenizer, arch, seed=0)
+        again = pretrain_t5(resumed, tokenizer, corpus, config, progress=False, checkpoint_dir=folder, recipe="r")
+        assert again.losses == history.losses and len(again.losses) == 7
+        assert all(torch.equal(a, b) for a, b in zip(whole.state_dict().values(), resumed.state_dict().values()))
     # a checkpoint of another recipe is not resumed
     other = build_tiny_t5(tokenizer, arch, seed=0)
     fresh = pretrain_t5(
-        other, tokenizer, corpus, replace(config, checkpoint_every=100), progress=False, checkpoint_dir=tmp_path, recipe="other"
+        other,
+        tokenizer,
+        corpus,
+        replace(config, checkpoint_every=100),
+        progress=False,
+        checkpoint_dir=tmp_path / "phase-end",
+        recipe="other",
     )
     assert fresh.losses == history.losses

@@ -13,6 +13,7 @@ cached under a key of what they use (:func:`cached_ppo_run`), so an edited setti
 from __future__ import annotations
 
 import copy
+import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -103,6 +104,16 @@ LAB3_CACHE_DIR = "lab3"
 PPO_CACHE_FORMAT = 1
 
 
+def tokenizer_hash(tokenizer: Any) -> str:
+    """A tokenizer's definition (normalizer, pre-tokenizer, pieces and their scores, post-processor; not the padding
+    and truncation a call last set) when it has one, else its vocabulary (Lab 3's PPO cache key)."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        return config_hash({"vocabulary": tokenizer.get_vocab()})
+    definition = {k: v for k, v in json.loads(backend.to_str()).items() if k not in ("padding", "truncation")}
+    return config_hash({"tokenizer": definition})
+
+
 def ppo_run_key(trainer: Seq2SeqPPO, prompts: Sequence[str]) -> str:
     """Cache key of one Lab 3 PPO run, taken before its first step: the settings actually used (``trainer.config``),
     the seed, the starting policy's weights (base, adapter, value head) and tokenizer, the reward's weights and
@@ -119,8 +130,9 @@ def ppo_run_key(trainer: Seq2SeqPPO, prompts: Sequence[str]) -> str:
         "settings": asdict(trainer.config),
         "seed": trainer.seed,
         "max_input_tokens": trainer.prompt_limit,
-        "policy": [weights_hash(trainer.model), weights_hash(trainer.value_head), config_hash(trainer.tokenizer.get_vocab())],
-        "reward": [reward.kind, reward.label, weights_hash(reward.model), config_hash(reward.tokenizer.get_vocab())],
+        "policy": [weights_hash(trainer.model), weights_hash(trainer.value_head), tokenizer_hash(trainer.tokenizer)],
+        "reward": [reward.kind, reward.label, weights_hash(reward.model), tokenizer_hash(reward.tokenizer)],
+        "suppress_tokens": sorted(trainer.suppress_tokens),
         "prompts": config_hash({"prompts": list(prompts)}),
     }
     return f"ppo-{config_hash(payload)}"
