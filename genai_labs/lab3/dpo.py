@@ -52,12 +52,11 @@ from genai_labs.lab3.detox import (
     toxicity_change,
     toxicity_measurement,
 )
-from genai_labs.lab3.reward_model import Reward, judge_for, load_preference_rows, reward_for
+from genai_labs.lab3.reward_model import Reward, judge_for, load_preference_rows, pair_table, reward_for
 from genai_labs.lab3.value_head import REFERENCE_ADAPTER, adapter_parameters, add_reference_adapter, use_adapter
 from genai_labs.metrics import bootstrap_ci, paired_bootstrap
 from genai_labs.models import load_seq2seq
 from genai_labs.prompts import context_limit, training_prompt
-from genai_labs.world.preferences import PREFERENCE_KINDS
 
 # ------------------------------------------------------------------------------------------ the loss
 
@@ -357,13 +356,7 @@ def implicit_reward_accuracy(
     logps, _ = text_logprobs(policy, tokenizer, prompts, texts, temperature=temperature)
     ref_logps, _ = text_logprobs(policy, tokenizer, prompts, texts, temperature=temperature, adapter=adapter)
     rewards = implicit_reward(torch.from_numpy(logps), torch.from_numpy(ref_logps), beta).numpy()
-    frame = pd.DataFrame({"kind": [row["kind"] for row in rows], "margin": rewards[0::2] - rewards[1::2]})
-    frame["correct"] = frame["margin"] > 0
-    table = frame.groupby("kind").agg(accuracy=("correct", "mean"), margin=("margin", "mean"), pairs=("margin", "size"))
-    table = table.reindex([kind for kind in PREFERENCE_KINDS if kind in set(frame["kind"])])
-    table.loc["all"] = [frame["correct"].mean(), frame["margin"].mean(), len(frame)]
-    table["pairs"] = table["pairs"].astype(int)
-    return table
+    return pair_table([row["kind"] for row in rows], rewards[0::2] - rewards[1::2])
 
 
 @dataclass(frozen=True)

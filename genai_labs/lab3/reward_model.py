@@ -140,7 +140,13 @@ def pair_accuracy(model: Any, tokenizer: Any, rows: Sequence[dict[str, str]]) ->
     ``r(chosen) - r(rejected)`` and the pair count, per kind and over ``all`` (Lab 3)."""
     chosen = reward_scores(model, tokenizer, [row["chosen"] for row in rows]).numpy()
     rejected = reward_scores(model, tokenizer, [row["rejected"] for row in rows]).numpy()
-    frame = pd.DataFrame({"kind": [row["kind"] for row in rows], "margin": chosen - rejected})
+    return pair_table([row["kind"] for row in rows], chosen - rejected)
+
+
+def pair_table(kinds: Sequence[str], margins: Any) -> pd.DataFrame:
+    """Per kind and over ``all``: the share of pairs with a positive margin (chosen over rejected), the mean margin and
+    the pair count (Lab 3: the reward model's pair accuracy and DPO's implicit-reward accuracy)."""
+    frame = pd.DataFrame({"kind": list(kinds), "margin": margins})
     frame["correct"] = frame["margin"] > 0
     table = frame.groupby("kind").agg(accuracy=("correct", "mean"), margin=("margin", "mean"), pairs=("margin", "size"))
     table = table.reindex([kind for kind in PREFERENCE_KINDS if kind in set(frame["kind"])])
