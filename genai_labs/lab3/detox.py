@@ -364,29 +364,44 @@ def comparison_table(
     rounded to 3 decimals for reading."""
     rows = {}
     for name, (evaluation, history) in {"start (Lab 2's LoRA)": (start, None), **runs}.items():
-        tox = evaluation.toxicity.probabilities
-        rouge1 = evaluation.rouge["rouge1"].to_numpy()
         row: dict[str, Any] = {
             "reward (mean)": round(float(evaluation.rewards.mean()), 3),
             "KL to reference (final step)": round(float(history["kl_ref"].iloc[-1]), 3) if history is not None else 0.0,
-            "judge P(hate)": _ci_text(*bootstrap_ci(tox, resamples=resamples, seed=seed)),
-            "P(hate) change vs start": "",
-            "ROUGE-1 (greedy)": _ci_text(*bootstrap_ci(rouge1, resamples=resamples, seed=seed)),
-            "ROUGE-1 change vs start": "",
-            "well-formed (sampled)": None if evaluation.well_formed is None else round(evaluation.well_formed, 3),
-            "fact precision (sampled)": _ci_text(*precision_interval(evaluation.facts, resamples=resamples, seed=seed)),
-            "fact precision change vs start": "",
         }
-        if history is not None:
-            change = paired_bootstrap(tox, start.toxicity.probabilities, resamples=resamples, seed=seed)
-            row["P(hate) change vs start"] = _ci_text(change["diff"], change["low"], change["high"], signed=True)
-            diff = paired_bootstrap(rouge1, start.rouge["rouge1"].to_numpy(), resamples=resamples, seed=seed)
-            row["ROUGE-1 change vs start"] = _ci_text(diff["diff"], diff["low"], diff["high"], signed=True)
-            facts = paired_precision_change(start.facts, evaluation.facts, resamples=resamples, seed=seed)
-            row["fact precision change vs start"] = _ci_text(facts["diff"], facts["low"], facts["high"], signed=True)
-        rows[name] = row
+        rows[name] = row | quality_columns(evaluation, start, resamples=resamples, seed=seed)
+    return quality_table(rows)
+
+
+def quality_columns(
+    evaluation: PolicyEvaluation, start: PolicyEvaluation, *, resamples: int = 1000, seed: int = 0
+) -> dict[str, Any]:
+    """One policy's row of Lab 3's comparisons (PPO's and DPO's side by side): the judge's toxicity, ROUGE-1 of the
+    greedy summaries, the well-formed share and the fact precision of the sampled ones, each change against
+    ``start`` with its paired 95% CI (left empty on the start's own row)."""
+    tox, rouge1 = evaluation.toxicity.probabilities, evaluation.rouge["rouge1"].to_numpy()
+    row: dict[str, Any] = {
+        "judge P(hate)": _ci_text(*bootstrap_ci(tox, resamples=resamples, seed=seed)),
+        "P(hate) change vs start": "",
+        "ROUGE-1 (greedy)": _ci_text(*bootstrap_ci(rouge1, resamples=resamples, seed=seed)),
+        "ROUGE-1 change vs start": "",
+        "well-formed (sampled)": None if evaluation.well_formed is None else round(evaluation.well_formed, 3),
+        "fact precision (sampled)": _ci_text(*precision_interval(evaluation.facts, resamples=resamples, seed=seed)),
+        "fact precision change vs start": "",
+    }
+    if evaluation is not start:
+        change = paired_bootstrap(tox, start.toxicity.probabilities, resamples=resamples, seed=seed)
+        row["P(hate) change vs start"] = _ci_text(change["diff"], change["low"], change["high"], signed=True)
+        diff = paired_bootstrap(rouge1, start.rouge["rouge1"].to_numpy(), resamples=resamples, seed=seed)
+        row["ROUGE-1 change vs start"] = _ci_text(diff["diff"], diff["low"], diff["high"], signed=True)
+        facts = paired_precision_change(start.facts, evaluation.facts, resamples=resamples, seed=seed)
+        row["fact precision change vs start"] = _ci_text(facts["diff"], facts["low"], facts["high"], signed=True)
+    return row
+
+
+def quality_table(rows: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+    """Lab 3's comparison rows as a table, without the well-formed column where no row has one (real DialogSum)."""
     table = pd.DataFrame(rows).T
-    if all(value is None for value in table["well-formed (sampled)"]):
+    if table["well-formed (sampled)"].isna().all():  # a None becomes NaN in the transposed frame
         table = table.drop(columns="well-formed (sampled)")
     return table
 
