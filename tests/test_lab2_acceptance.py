@@ -98,13 +98,15 @@ def test_fine_tuned_summaries_are_well_formed(lab2: Lab2Results) -> None:
 
 
 def test_fine_tuned_summaries_report_the_dialogue_s_facts(lab2: Lab2Results) -> None:
-    """Issue 22: the dialogue holds most of the facts a fine-tuned summary names. Measured full 0.78, LoRA 0.83, replay
-    0.78, all facts right (full) 0.40, against the v3 model's 0.17 / 0.16 / 0.15 / 0.005 and the issue's targets 0.90 /
-    0.85 / 0.85 / 0.70 (not met: names and a few multi-word values are still guessed); these guard what was reached."""
+    """Issue 22: the dialogue holds the facts a fine-tuned summary names. Targets full 0.90, LoRA 0.85, replay 0.85,
+    all facts right (full) 0.70; measured with the v5 world model 0.902 / 0.905 / 0.903 and 0.675 (v4: 0.78 / 0.83 /
+    0.78 / 0.40; v3: 0.17 / 0.16 / 0.15 / 0.005). Full fine-tuning's bound leaves 0.005 below its target for arithmetic
+    that differs between CPUs; all facts right misses its target (a guessed skill or job spoils a summary) and is
+    guarded at what was reached."""
     facts = lab2.facts
-    assert facts.loc["full", "fact precision"] >= 0.70, facts
-    assert facts.loc["lora", "fact precision"] >= 0.75, facts
-    assert facts.loc["replay", "fact precision"] >= 0.70, facts
-    assert facts.loc["full", "all facts right"] >= 0.30, facts
+    assert facts.loc["full", "fact precision"] >= 0.895, facts
+    assert facts.loc["lora", "fact precision"] >= 0.85, facts
+    assert facts.loc["replay", "fact precision"] >= 0.85, facts
+    assert facts.loc["full", "all facts right"] >= 0.60, facts
     table = lab2.results_table()
     assert list(table.index) == list(lab2.predictions) and {"ROUGE-1", "well-formed", "fact precision"} <= set(table.columns)

@@ -74,11 +74,10 @@ def test_sampled_summaries_are_well_formed_before_and_after(runs: dict[int, Deto
 
 
 def test_sampled_summaries_report_the_dialogue_s_facts_before_and_after(runs: dict[int, DetoxResult]) -> None:
-    """Issue 22: the summaries PPO detoxifies are mostly about their dialogue, and PPO does not make them less so (by
-    more than 0.05, the issue's bound). Before PPO measured 0.738 (seed 0) against the issue's 0.75 (the v3 model's
-    summaries: about 0.15); the floor guards what was reached."""
+    """Issue 22: the summaries PPO detoxifies are about their dialogue (the issue's 0.75; v5 measured 0.850 at seed 0,
+    v4 0.738, v3 about 0.15), and PPO does not make them less so by more than 0.05 (seed 0: -0.034)."""
     for seed, run in runs.items():
-        assert run.start.facts.precision >= 0.70, (seed, run.start.facts.precision)
+        assert run.start.facts.precision >= 0.75, (seed, run.start.facts.precision)
         change = paired_precision_change(run.start.facts, run.after.facts)
         assert change["diff"] >= -0.05, (seed, change)
 

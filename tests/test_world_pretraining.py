@@ -14,6 +14,7 @@ from genai_labs.prompts import flan_prompt, flan_shot, training_prompt
 from genai_labs.world.data_files import read_jsonl, world_data_dir
 from genai_labs.world.dialogues import FAMILIES, FAMILIES_BY_NAME, STYLES, generate_splits, style_summary
 from genai_labs.world.pretraining import (
+    LONG_PHASE,
     MAIN_PHASE,
     ONE_SHOT_PHASE,
     TASKS,
@@ -142,7 +143,8 @@ def test_stream_batches_fit_the_context_and_repeat_for_a_seed(corpus, tokenizer)
     assert not first.batch(0, 0)["input_ids"].equal(PretrainingStream(corpus, tokenizer, config, seed=1).batch(0, 0)["input_ids"])
     assert set(TASKS) == {task for task, _ in MAIN_PHASE.task_weights}
     assert ONE_SHOT_PHASE.shot_count_weights[0] > MAIN_PHASE.shot_count_weights[0]
-    assert PretrainConfig().steps == MAIN_PHASE.steps + ONE_SHOT_PHASE.steps
+    assert PretrainConfig().steps == MAIN_PHASE.steps + ONE_SHOT_PHASE.steps + LONG_PHASE.steps
+    assert dict(LONG_PHASE.task_weights)["slot"] > dict(MAIN_PHASE.task_weights)["slot"]  # the long phase asks for slots
 
 
 def test_an_interrupted_pretraining_resumes_to_the_same_weights(corpus, tokenizer, tmp_path) -> None:
@@ -180,6 +182,7 @@ def test_an_interrupted_pretraining_resumes_to_the_same_weights(corpus, tokenize
         resumed = build_tiny_t5(tokenizer, arch, seed=0)
         again = pretrain_t5(resumed, tokenizer, corpus, config, progress=False, checkpoint_dir=folder, recipe="r")
         assert again.losses == history.losses and len(again.losses) == 7
+        assert again.resumed_at == stop - 1 and history.resumed_at == 0  # recorded in build_info.json
         assert all(torch.equal(a, b) for a, b in zip(whole.state_dict().values(), resumed.state_dict().values()))
     # a checkpoint of another recipe is not resumed
     other = build_tiny_t5(tokenizer, arch, seed=0)
