@@ -59,7 +59,7 @@ def world_model_folder(source: str, *, field: str) -> Path:
         raise SourceUnavailableError(
             f"The tiny world's model {source!r} (field {field!r}) is not at {folder}. A source checkout has it committed "
             "(data/world-models/): use the repository's checkout (pip install -e .), restore the folder with git, or "
-            "rebuild it with `genai-labs world --models` (about an hour on 2 CPU cores)."
+            "rebuild it with `genai-labs world --models` (about 90 minutes on 2 CPU cores)."
         )
     return folder
 

@@ -49,6 +49,10 @@ def test_forgetting_is_measured_and_replay_mitigates_it(lab2: Lab2Results) -> No
     # Adapter off is the frozen base: the very same answers as the original model.
     assert skill["lora_adapter_off"].predictions == skill["original"].predictions
     assert skill["original"].accuracy > 0
+    # v6: full fine-tuning forgets the topic skill (0.000 of the original's 1.000), LoRA keeps it (0.985), replay
+    # brings it back (1.000); v5's LoRA had lost it too (0.000)
+    assert skill["full"].accuracy <= 0.5 * skill["original"].accuracy
+    assert skill["lora"].accuracy >= skill["full"].accuracy + 0.5
     assert skill["replay"].accuracy >= 0.80 * skill["original"].accuracy
     assert lab2.gain("replay") >= 0.80 * lab2.gain("full")
     assert 0.05 <= lab2.profile.lab2.replay_fraction <= 0.10
@@ -99,14 +103,12 @@ def test_fine_tuned_summaries_are_well_formed(lab2: Lab2Results) -> None:
 
 def test_fine_tuned_summaries_report_the_dialogue_s_facts(lab2: Lab2Results) -> None:
     """Issue 22: the dialogue holds the facts a fine-tuned summary names. Targets full 0.90, LoRA 0.85, replay 0.85,
-    all facts right (full) 0.70; measured with the v5 world model 0.902 / 0.905 / 0.903 and 0.675 (v4: 0.78 / 0.83 /
-    0.78 / 0.40; v3: 0.17 / 0.16 / 0.15 / 0.005). Full fine-tuning's bound leaves 0.005 below its target for arithmetic
-    that differs between CPUs; all facts right misses its target (a guessed skill or job spoils a summary) and is
-    guarded at what was reached."""
+    all facts right (full) 0.70; measured with the v6 world model 0.929 / 0.936 / 0.928 and 0.76 (v5: 0.90 / 0.91 /
+    0.90 / 0.675; v4: 0.78 / 0.83 / 0.78 / 0.40; v3: 0.17 / 0.16 / 0.15 / 0.005)."""
     facts = lab2.facts
-    assert facts.loc["full", "fact precision"] >= 0.895, facts
+    assert facts.loc["full", "fact precision"] >= 0.90, facts
     assert facts.loc["lora", "fact precision"] >= 0.85, facts
     assert facts.loc["replay", "fact precision"] >= 0.85, facts
-    assert facts.loc["full", "all facts right"] >= 0.60, facts
+    assert facts.loc["full", "all facts right"] >= 0.70, facts
     table = lab2.results_table()
     assert list(table.index) == list(lab2.predictions) and {"ROUGE-1", "well-formed", "fact precision"} <= set(table.columns)

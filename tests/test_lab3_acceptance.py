@@ -74,8 +74,8 @@ def test_sampled_summaries_are_well_formed_before_and_after(runs: dict[int, Deto
 
 
 def test_sampled_summaries_report_the_dialogue_s_facts_before_and_after(runs: dict[int, DetoxResult]) -> None:
-    """Issue 22: the summaries PPO detoxifies are about their dialogue (the issue's 0.75; v5 measured 0.850 at seed 0,
-    v4 0.738, v3 about 0.15), and PPO does not make them less so by more than 0.05 (seed 0: -0.034)."""
+    """Issue 22: the summaries PPO detoxifies are about their dialogue (the issue's 0.75; v6 measured 0.889 at seed 0,
+    v5 0.850, v4 0.738, v3 about 0.15), and PPO does not make them less so by more than 0.05 (seed 0: -0.025)."""
     for seed, run in runs.items():
         assert run.start.facts.precision >= 0.75, (seed, run.start.facts.precision)
         change = paired_precision_change(run.start.facts, run.after.facts)

@@ -314,7 +314,7 @@ def test_build_is_published_readable_with_build_info_last(tmp_path: Path, monkey
     monkeypatch.setattr(assets_module, "_train_and_save", fake_train)
     with private_umask():
         built = build_world_models(tmp_path / "world", progress=False, resume=False)
-    assert not_published(built.root) == [] and built.build_info() == {"seed": 0, "steps": 7300}
+    assert not_published(built.root) == [] and built.build_info() == {"seed": 0, "steps": 11300}
     assert [p.name for p in tmp_path.iterdir()] == ["world"]
 
 

@@ -14,6 +14,7 @@ from genai_labs.prompts import flan_prompt, flan_shot, training_prompt
 from genai_labs.world.data_files import read_jsonl, world_data_dir
 from genai_labs.world.dialogues import FAMILIES, FAMILIES_BY_NAME, STYLES, generate_splits, style_summary
 from genai_labs.world.pretraining import (
+    ANNEAL_PHASE,
     LONG_PHASE,
     MAIN_PHASE,
     ONE_SHOT_PHASE,
@@ -143,8 +144,10 @@ def test_stream_batches_fit_the_context_and_repeat_for_a_seed(corpus, tokenizer)
     assert not first.batch(0, 0)["input_ids"].equal(PretrainingStream(corpus, tokenizer, config, seed=1).batch(0, 0)["input_ids"])
     assert set(TASKS) == {task for task, _ in MAIN_PHASE.task_weights}
     assert ONE_SHOT_PHASE.shot_count_weights[0] > MAIN_PHASE.shot_count_weights[0]
-    assert PretrainConfig().steps == MAIN_PHASE.steps + ONE_SHOT_PHASE.steps + LONG_PHASE.steps
+    assert PretrainConfig().steps == MAIN_PHASE.steps + ONE_SHOT_PHASE.steps + LONG_PHASE.steps + ANNEAL_PHASE.steps
     assert dict(LONG_PHASE.task_weights)["slot"] > dict(MAIN_PHASE.task_weights)["slot"]  # the long phase asks for slots
+    # the last phase goes on with the long phase's mixture at half its learning rate
+    assert ANNEAL_PHASE.task_weights == LONG_PHASE.task_weights and ANNEAL_PHASE.learning_rate < LONG_PHASE.learning_rate
 
 
 def test_an_interrupted_pretraining_resumes_to_the_same_weights(corpus, tokenizer, tmp_path) -> None:

@@ -3,7 +3,7 @@
 The labs load them in seconds from ``data/world-models/`` (:data:`genai_labs.core.folders.WORLD_MODELS_DIR`):
 ``flan-t5/`` and ``toxicity-roberta/`` (``save_pretrained`` folders with their tokenizers, safetensors only) and
 ``build_info.json`` (the recipe, the machine, the time and the build's own checks). Pre-training is paid for once,
-by :func:`build_world_models` (``genai-labs world --models``, about an hour on 2 CPU cores), not on every
+by :func:`build_world_models` (``genai-labs world --models``, about 90 minutes on 2 CPU cores), not on every
 learner's machine. The build writes into a temporary folder beside the target and moves it into place with one
 ``os.replace`` (:func:`genai_labs.core.atomic_io.build_folder_atomic`), so a killed build leaves the old artifact
 whole. A seed gives bit-identical weights on one machine: the thread count is part of the recipe, the data order
@@ -52,8 +52,8 @@ from genai_labs.world.pretraining import (
 from genai_labs.world.tokenizer import TokenizerConfig, train_world_tokenizer
 from genai_labs.world.well_formed import summary_style, well_formed_share
 
-BUILD_VERSION = "v5"  # v1-v2 pre-trained on first use into the cache; v3 the committed tiny FLAN; v4 copies facts;
-# v5 trains 3,000 steps longer (LONG_PHASE)
+BUILD_VERSION = "v6"  # v1-v2 pre-trained on first use into the cache; v3 the committed tiny FLAN; v4 copies facts;
+# v5 trains 3,000 steps longer (LONG_PHASE), v6 4,000 more at a lower learning rate (ANNEAL_PHASE)
 T5_SUBDIR = "flan-t5"
 REWARD_SUBDIR = "toxicity-roberta"
 BUILD_INFO = "build_info.json"
