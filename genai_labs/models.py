@@ -27,7 +27,7 @@ from transformers import (
     T5Config,
 )
 
-from genai_labs.core.folders import WORLD_MODELS_DIR
+from genai_labs.core.folders import WORLD_BUILD_TIME, WORLD_MODELS_DIR
 from genai_labs.core.profiles import Profile, preset_value
 from genai_labs.core.sources import (
     WORLD_MODEL,
@@ -59,7 +59,7 @@ def world_model_folder(source: str, *, field: str) -> Path:
         raise SourceUnavailableError(
             f"The tiny world's model {source!r} (field {field!r}) is not at {folder}. A source checkout has it committed "
             "(data/world-models/): use the repository's checkout (pip install -e .), restore the folder with git, or "
-            "rebuild it with `genai-labs world --models` (about 90 minutes on 2 CPU cores)."
+            f"rebuild it with `genai-labs world --models` ({WORLD_BUILD_TIME})."
         )
     return folder
 

@@ -16,6 +16,7 @@ from genai_labs.core.validation import ConfigError
 CACHE_ENV = "GENAI_LABS_CACHE"
 CHECKOUT = Path(__file__).resolve().parents[2]  # genai_labs/core/folders.py -> the repository root
 WORLD_MODELS_DIR = CHECKOUT / "data" / "world-models"  # the tiny world's committed models (genai_labs.world.assets)
+WORLD_BUILD_TIME = "about 90 minutes on 2 CPU cores"  # what `genai-labs world --models` takes (build_info.json's seconds)
 
 
 def shared_dialogsum_dir() -> Path:

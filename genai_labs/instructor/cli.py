@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from genai_labs.core.folders import CHECKOUT, default_cache_dir, ensure_writable_folder
+from genai_labs.core.folders import CHECKOUT, WORLD_BUILD_TIME, default_cache_dir, ensure_writable_folder
 from genai_labs.core.profiles import PROFILES, load_profile, profile_as_dict
 from genai_labs.core.validation import ConfigError
 
@@ -92,7 +92,7 @@ def _parser() -> argparse.ArgumentParser:
         help="regenerate the tiny world's data files (and, with --models, rebuild its committed models)",
         description="Write the tiny world's JSONL data (deterministic for a seed). With --models, also rebuild the "
         "world's models, the committed artifact in data/world-models/ (the tiny FLAN-T5 and the toxicity classifier; "
-        "seed 0, the recipe in genai_labs.world.assets; about 90 minutes on 2 CPU cores), replaced atomically.",
+        f"seed 0, the recipe in genai_labs.world.assets; {WORLD_BUILD_TIME}), replaced atomically.",
     )
     world.add_argument("--data-out", type=Path, default=None, help="write the JSONL files here (default: the world data folder)")
     world.add_argument(
@@ -102,7 +102,7 @@ def _parser() -> argparse.ArgumentParser:
         help="seed of the JSONL data (default: 0, the data every lab reads; another seed writes its own folder, printed "
         "below, which the dialogue labs read when GENAI_LABS_DATASET names it; the models are always built from seed 0)",
     )
-    world.add_argument("--models", action="store_true", help="also rebuild the world's models (about 90 minutes; resumes)")
+    world.add_argument("--models", action="store_true", help=f"also rebuild the world's models ({WORLD_BUILD_TIME}; resumes)")
     world.add_argument(
         "--models-out",
         type=Path,

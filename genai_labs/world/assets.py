@@ -3,7 +3,7 @@
 The labs load them in seconds from ``data/world-models/`` (:data:`genai_labs.core.folders.WORLD_MODELS_DIR`):
 ``flan-t5/`` and ``toxicity-roberta/`` (``save_pretrained`` folders with their tokenizers, safetensors only) and
 ``build_info.json`` (the recipe, the machine, the time and the build's own checks). Pre-training is paid for once,
-by :func:`build_world_models` (``genai-labs world --models``, about 90 minutes on 2 CPU cores), not on every
+by :func:`build_world_models` (``genai-labs world --models``, :data:`~genai_labs.core.folders.WORLD_BUILD_TIME`), not on every
 learner's machine. The build writes into a temporary folder beside the target and moves it into place with one
 ``os.replace`` (:func:`genai_labs.core.atomic_io.build_folder_atomic`), so a killed build leaves the old artifact
 whole. A seed gives bit-identical weights on one machine: the thread count is part of the recipe, the data order
